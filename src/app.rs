@@ -1,0 +1,666 @@
+//! The pipeline, and the only module that knows its order: discover
+//! namespaces → read socket tables → map inodes to processes → map processes
+//! to containers → name containers → filter, group → render. Every stage
+//! that can fail for part of the node (a process that exits, a namespace
+//! that cannot be entered, a runtime that does not answer) warns and goes on
+//! with the rest.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::attribute::{self, Attributed, NamespaceSockets, NetnsId, Node, ProcessInfo, Row};
+use crate::catalog::Catalog;
+use crate::cli::{Backend, Config, Format};
+use crate::docker;
+use crate::host_root::HostRoot;
+use crate::model::{ContainerInfo, Proto, Runtime, Socket, StateSet};
+use crate::mountinfo;
+use crate::netns_enter;
+use crate::parallel;
+use crate::procfs::{self, ProcFs};
+use crate::render;
+use crate::runtime_state;
+use crate::sock_diag;
+use crate::summary;
+use crate::tcp_table;
+
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Warnings go to stderr as they happen, each once, prefixed like every
+/// message of the tool.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("cnetstat: warning: {message}");
+}
+
+pub fn note(message: impl std::fmt::Display) {
+    eprintln!("cnetstat: {message}");
+}
+
+/// Where a namespace's sockets can be read from.
+#[derive(Clone, Debug)]
+enum Handle {
+    /// Through a process in it: `/proc/<pid>/net/tcp`, or setns on `/proc/<pid>/ns/net`.
+    Process(u32),
+    /// A namespace no process holds, pinned by an nsfs bind mount, reached
+    /// through PID 1's root so a debug pod's stale view of /run cannot hide it.
+    Mount(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+struct Namespace {
+    inode: u64,
+    handle: Handle,
+}
+
+pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
+    let proc = ProcFs::new(config.proc_dir.clone());
+    let root = HostRoot::new(choose_root(config));
+    let live = is_live_procfs(proc.root());
+    let threads = parallel::available_threads();
+
+    let pids = proc.pids().map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot list processes in {}: {err}", proc.root().display()),
+        )
+    })?;
+
+    let (scan, catalog) = std::thread::scope(|scope| {
+        // Runtime metadata needs nothing from /proc: fetch it meanwhile.
+        let catalog = scope.spawn(|| build_catalog(&root));
+        let scan = scan_processes(&proc, &pids, threads);
+        let catalog = match catalog.join() {
+            Ok(catalog) => catalog,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (scan, catalog)
+    });
+    let (mut processes, mut unreadable) = scan;
+    let catalog = warn_docker_if_needed(&processes, catalog);
+
+    let host_netns = proc.netns(1).ok().or_else(|| {
+        live.then(|| ProcFs::new("/proc".into()).netns(std::process::id()).ok())
+            .flatten()
+    });
+    let mounts = if live {
+        pinned_namespaces(&proc)
+    } else {
+        Vec::new()
+    };
+    let namespaces = discover_namespaces(&processes, &mounts);
+    let backend = choose_backend(config.backend, live);
+    let mut tables = read_tables(&proc, &namespaces, backend, config.states, threads);
+    place_hidden_processes(&proc, &mut processes, &mut tables, config.states);
+
+    let wanted: HashSet<u64> = tables
+        .iter()
+        .flat_map(|ns| ns.sockets.iter())
+        .map(|s| s.inode)
+        .filter(|inode| *inode != 0)
+        .collect();
+    let socket_owners = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        scan_socket_owners(&proc, &pids, &wanted, threads, &mut unreadable)
+    };
+    report_unreadable(&unreadable, pids.len());
+
+    let sandboxes = sandbox_namespaces(&catalog, &root, &mounts);
+    let node = Node {
+        processes: &processes,
+        socket_owners: &socket_owners,
+        catalog: &catalog,
+        sandbox_netns: &sandboxes,
+        host_netns,
+    };
+    let mut attributed = attribute::attribute(&node, tables);
+    let mut rows = std::mem::take(&mut attributed.rows);
+    rows.retain(|row| matches_filters(config, &attributed, row));
+    write_output(config, &mut attributed, rows, out)
+}
+
+fn write_output(
+    config: &Config,
+    attributed: &mut Attributed<'_>,
+    rows: Vec<Row>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    if config.summary {
+        let mut groups = summary::summarize(attributed, &rows);
+        groups.truncate(config.top.unwrap_or(usize::MAX));
+        return match config.format {
+            Format::Table => render::table_summary(out, &groups),
+            Format::Json => render::json_summary(out, &groups),
+        };
+    }
+    attributed.rows = rows;
+    attribute::sort_rows(attributed);
+    let shown = &attributed.rows[..attributed.rows.len().min(config.top.unwrap_or(usize::MAX))];
+    match config.format {
+        Format::Table => render::table_rows(out, attributed, shown),
+        Format::Json => render::json_rows(out, attributed, shown),
+    }
+}
+
+fn matches_filters(config: &Config, attributed: &Attributed<'_>, row: &Row) -> bool {
+    let owner = attributed.owner(row);
+    let wanted = |filter: &Option<String>, value: Option<&str>| {
+        filter.as_deref().map_or(true, |f| value == Some(f))
+    };
+    wanted(&config.namespace, owner.namespace)
+        && wanted(&config.pod, owner.pod)
+        && (wanted(&config.container, owner.container)
+            || wanted(&config.container, render::container_label(owner)))
+}
+
+/// `--root`, else /host when cnetstat runs in a container (a mount namespace
+/// other than PID 1's) that has the node's root there, as `kubectl debug
+/// node` mounts it.
+fn choose_root(config: &Config) -> PathBuf {
+    if let Some(root) = &config.root {
+        return root.clone();
+    }
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let in_container = match (ns("self"), ns("1")) {
+        (Some(own), Some(init)) => own != init,
+        // PID 1's namespace is hidden from us only inside a container.
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let host = Path::new("/host");
+    if in_container && host.join("proc/1").exists() || in_container && host.join("run").is_dir() {
+        note("running in a container: reading the node's files under /host (--root / to override)");
+        return host.to_path_buf();
+    }
+    PathBuf::from("/")
+}
+
+fn is_live_procfs(proc_root: &Path) -> bool {
+    match (
+        std::fs::metadata(proc_root),
+        std::fs::metadata("/proc/self"),
+    ) {
+        (Ok(given), Ok(_)) => {
+            std::fs::canonicalize(proc_root).is_ok_and(|p| p == Path::new("/proc"))
+                || given.dev() == std::fs::metadata("/proc").map_or(u64::MAX, |m| m.dev())
+        }
+        _ => false,
+    }
+}
+
+/// Processes whose files could not be read, and the first error seen.
+#[derive(Clone, Debug, Default)]
+struct Unreadable {
+    namespaces: usize,
+    fd_tables: usize,
+    first: Option<String>,
+}
+
+fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<ProcessInfo>, Unreadable) {
+    let scanned = parallel::map(pids, threads, Vec::new, |buf, &pid| {
+        let (netns, denied) = match proc.netns(pid) {
+            Ok(inode) => (NetnsId::Inode(inode), None),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+            // Placed in a namespace later, by what its table holds.
+            Err(err) => (
+                NetnsId::Hidden(pid),
+                Some(format!("{}: {err}", proc.pid_path(pid, "ns/net").display())),
+            ),
+        };
+        let cgroup = match proc.read(pid, "cgroup", buf) {
+            Ok(()) => crate::cgroup::parse_cgroup_file(buf),
+            Err(_) => None,
+        };
+        let comm = match proc.read(pid, "comm", buf) {
+            Ok(()) => String::from_utf8_lossy(procfs::comm_name(buf)).into(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+            Err(_) => "?".into(),
+        };
+        let process = ProcessInfo {
+            pid,
+            comm,
+            netns,
+            cgroup,
+        };
+        Some((process, denied))
+    });
+    let mut processes = Vec::with_capacity(scanned.len());
+    let mut unreadable = Unreadable::default();
+    for (process, denied) in scanned.into_iter().flatten() {
+        if let Some(err) = denied {
+            unreadable.namespaces += 1;
+            unreadable.first.get_or_insert(err);
+        }
+        processes.push(process);
+    }
+    (processes, unreadable)
+}
+
+/// Processes whose namespace link could not be read still show their
+/// namespace's table through `/proc/<pid>/net/tcp`. One table is read per
+/// pod or container (they share a namespace); a table holding a socket of a
+/// namespace already read is that namespace, any other is a namespace of its
+/// own, identified by the pid it was read through.
+fn place_hidden_processes(
+    proc: &ProcFs,
+    processes: &mut [ProcessInfo],
+    tables: &mut Vec<NamespaceSockets>,
+    states: StateSet,
+) {
+    let mut groups: HashMap<(Option<String>, Option<String>), Vec<usize>> = HashMap::new();
+    for (index, process) in processes.iter().enumerate() {
+        if let NetnsId::Hidden(_) = process.netns {
+            let cgroup = process.cgroup.clone().unwrap_or_default();
+            let key = match cgroup.pod_uid {
+                Some(uid) => (Some(uid), None),
+                None => (None, cgroup.container_id),
+            };
+            groups.entry(key).or_default().push(index);
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let mut known: HashMap<SocketKey, NetnsId> = HashMap::new();
+    for table in tables.iter() {
+        for socket in &table.sockets {
+            known.insert(SocketKey::of(socket), table.netns);
+        }
+    }
+    let mut buf = Vec::new();
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort_unstable();
+    for members in groups {
+        let through = processes[members[0]].pid;
+        let mut sockets = Vec::new();
+        let read = [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)]
+            .into_iter()
+            .try_for_each(|(file, proto)| {
+                let path = proc.pid_path(through, file);
+                read_table(&path, proto, StateSet::ALL, &mut buf, &mut sockets)
+            });
+        if let Err(err) = read {
+            warn(err);
+            continue;
+        }
+        let netns = sockets
+            .iter()
+            .find_map(|socket| known.get(&SocketKey::of(socket)).copied())
+            .unwrap_or(NetnsId::Hidden(through));
+        for &index in &members {
+            processes[index].netns = netns;
+        }
+        if netns == NetnsId::Hidden(through) {
+            sockets.retain(|socket| states.contains(socket.state));
+            tables.push(NamespaceSockets { netns, sockets });
+        }
+    }
+}
+
+/// What tells two tables are of one namespace: a socket inode is unique on
+/// the node, and an ownerless socket's four-tuple within a namespace.
+#[derive(PartialEq, Eq, Hash)]
+enum SocketKey {
+    Inode(u64),
+    Tuple(Proto, std::net::IpAddr, u16, std::net::IpAddr, u16),
+}
+
+impl SocketKey {
+    fn of(socket: &Socket) -> SocketKey {
+        match socket.inode {
+            0 => SocketKey::Tuple(
+                socket.proto,
+                socket.local,
+                socket.local_port,
+                socket.remote,
+                socket.remote_port,
+            ),
+            inode => SocketKey::Inode(inode),
+        }
+    }
+}
+
+/// Inode → pid of the lowest pid holding it, for the inodes `wanted`.
+fn scan_socket_owners(
+    proc: &ProcFs,
+    pids: &[u32],
+    wanted: &HashSet<u64>,
+    threads: usize,
+    unreadable: &mut Unreadable,
+) -> HashMap<u64, u32> {
+    let found = parallel::map(
+        pids,
+        threads,
+        || (),
+        |_, &pid| {
+            let mut held = Vec::new();
+            let result = proc.socket_inodes(pid, |inode| {
+                if wanted.contains(&inode) {
+                    held.push(inode);
+                }
+            });
+            match result {
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+                    Err(format!("{}: {err}", proc.pid_path(pid, "fd").display()))
+                }
+                _ => Ok(held),
+            }
+        },
+    );
+    let mut owners = HashMap::with_capacity(wanted.len());
+    for (&pid, held) in pids.iter().zip(found) {
+        match held {
+            Ok(held) => {
+                for inode in held {
+                    owners.entry(inode).or_insert(pid);
+                }
+            }
+            Err(err) => {
+                unreadable.fd_tables += 1;
+                unreadable.first.get_or_insert(err);
+            }
+        }
+    }
+    owners
+}
+
+fn report_unreadable(unreadable: &Unreadable, total: usize) {
+    let Some(first) = &unreadable.first else {
+        return;
+    };
+    warn(format_args!(
+        "could not read the network namespace of {} and the open files of {} of {total} processes \
+         (first: {first}); their namespaces are missing and their sockets show no process. \
+         Run as root with CAP_SYS_PTRACE and CAP_SYS_ADMIN (sudo, or kubectl debug --profile=sysadmin)",
+        unreadable.namespaces, unreadable.fd_tables
+    ));
+}
+
+/// Namespaces pinned by nsfs bind mounts, from PID 1's mount table.
+fn pinned_namespaces(proc: &ProcFs) -> Vec<mountinfo::NsMount> {
+    let mut buf = Vec::new();
+    match proc.read(1, "mountinfo", &mut buf) {
+        Ok(()) => mountinfo::net_ns_mounts(&buf),
+        Err(err) => {
+            warn(format_args!(
+                "{}: {err}; network namespaces that no process holds are not listed",
+                proc.pid_path(1, "mountinfo").display()
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// One handle per namespace: its lowest pid, else its first bind mount.
+fn discover_namespaces(processes: &[ProcessInfo], mounts: &[mountinfo::NsMount]) -> Vec<Namespace> {
+    let mut seen = HashSet::new();
+    let mut namespaces = Vec::new();
+    for process in processes {
+        let NetnsId::Inode(inode) = process.netns else {
+            continue;
+        };
+        if seen.insert(inode) {
+            namespaces.push(Namespace {
+                inode,
+                handle: Handle::Process(process.pid),
+            });
+        }
+    }
+    for mount in mounts {
+        if seen.insert(mount.inode) {
+            namespaces.push(Namespace {
+                inode: mount.inode,
+                handle: Handle::Mount(mount.mount_point.clone()),
+            });
+        }
+    }
+    namespaces
+}
+
+fn choose_backend(requested: Backend, live: bool) -> Backend {
+    match requested {
+        Backend::Auto if live && unsafe { libc::geteuid() } == 0 => Backend::Netlink,
+        Backend::Auto => Backend::Proc,
+        Backend::Netlink if !live => {
+            warn("--backend netlink needs the live /proc; reading the tables under --proc instead");
+            Backend::Proc
+        }
+        other => other,
+    }
+}
+
+fn read_tables(
+    proc: &ProcFs,
+    namespaces: &[Namespace],
+    backend: Backend,
+    states: StateSet,
+    threads: usize,
+) -> Vec<NamespaceSockets> {
+    let results = parallel::map(namespaces, threads, Vec::new, |buf, ns| {
+        let mut sockets = Vec::new();
+        read_namespace(proc, ns, backend, states, buf, &mut sockets).map(|()| NamespaceSockets {
+            netns: NetnsId::Inode(ns.inode),
+            sockets,
+        })
+    });
+    let mut tables = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(table) => tables.push(table),
+            Err(err) => warn(err),
+        }
+    }
+    tables
+}
+
+fn read_namespace(
+    proc: &ProcFs,
+    ns: &Namespace,
+    backend: Backend,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Socket>,
+) -> Result<(), String> {
+    let ns_file = match &ns.handle {
+        Handle::Process(pid) => proc.pid_path(*pid, "ns/net"),
+        Handle::Mount(mount_point) => {
+            let mut path = proc.pid_path(1, "root");
+            path.push(mount_point.strip_prefix("/").unwrap_or(mount_point));
+            path
+        }
+    };
+    let context = |what: &dyn std::fmt::Display| {
+        format!(
+            "network namespace {} ({}): {what}",
+            ns.inode,
+            ns_file.display()
+        )
+    };
+    if backend == Backend::Netlink {
+        match netns_enter::in_netns(&ns_file, || sock_diag::dump_tcp(states, out)) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(err)) => return Err(context(&err)),
+            // Without CAP_SYS_ADMIN a process's text tables still answer.
+            Err(_) if matches!(ns.handle, Handle::Process(_)) => out.clear(),
+            Err(err) => return Err(context(&err)),
+        }
+    }
+    match &ns.handle {
+        Handle::Process(pid) => {
+            for (file, proto) in [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)] {
+                let path = proc.pid_path(*pid, file);
+                read_table(&path, proto, states, buf, out).map_err(|err| context(&err))?;
+            }
+            Ok(())
+        }
+        Handle::Mount(_) => netns_enter::in_netns(&ns_file, || {
+            for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
+                // After setns only this thread is in the namespace: not /proc/self.
+                let path = Path::new("/proc/thread-self/net").join(file);
+                read_table(&path, proto, states, buf, out)?;
+            }
+            Ok::<(), String>(())
+        })
+        .map_err(|err| context(&err))?
+        .map_err(|err| context(&err)),
+    }
+}
+
+fn read_table(
+    path: &Path,
+    proto: Proto,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Socket>,
+) -> Result<(), String> {
+    match procfs::read_into(path, buf) {
+        Ok(()) => {}
+        // A kernel without IPv6 has no tcp6.
+        Err(err) if err.kind() == io::ErrorKind::NotFound && proto == Proto::Tcp6 => return Ok(()),
+        Err(err) => return Err(format!("{}: {err}", path.display())),
+    }
+    tcp_table::parse_table(buf, proto, states, out).map_err(|bad| {
+        format!(
+            "{}: line {} is malformed ({} bad lines skipped)",
+            path.display(),
+            bad.first_line,
+            bad.count
+        )
+    })
+}
+
+fn build_catalog(root: &HostRoot) -> (Catalog, Option<DockerOutcome>) {
+    let mut catalog = Catalog::default();
+    let docker = docker_containers(root);
+    if let Some(DockerOutcome::Listed(containers)) = &docker {
+        for info in containers {
+            catalog.add_container(info.clone());
+        }
+    }
+    let discovered = runtime_state::discover(root);
+    for message in discovered.warnings {
+        warn(message);
+    }
+    for info in discovered.containers {
+        catalog.add_container(info);
+    }
+    for pod in discovered.pods {
+        catalog.add_pod(pod);
+    }
+    (catalog, docker)
+}
+
+enum DockerOutcome {
+    Listed(Vec<ContainerInfo>),
+    /// No DOCKER_HOST and no socket under the root: not a Docker node, or
+    /// one whose socket is elsewhere.
+    NoSocket(PathBuf),
+    Failed(String),
+}
+
+fn docker_containers(root: &HostRoot) -> Option<DockerOutcome> {
+    let endpoint = match std::env::var("DOCKER_HOST") {
+        Ok(value) if !value.is_empty() => match docker::parse_docker_host(&value) {
+            Ok(endpoint) => endpoint,
+            Err(err) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST={value}: {err}"))),
+        },
+        _ => {
+            let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
+            let found = candidates
+                .iter()
+                .filter_map(|p| root.resolve(Path::new(p)).ok())
+                .find(|p| p.exists());
+            match found {
+                Some(path) => docker::Endpoint::Unix(path),
+                None => return Some(DockerOutcome::NoSocket(root.path().join("run/docker.sock"))),
+            }
+        }
+    };
+    Some(match docker::list_containers(&endpoint, DOCKER_TIMEOUT) {
+        Ok(containers) => DockerOutcome::Listed(containers),
+        Err(err) => DockerOutcome::Failed(err.to_string()),
+    })
+}
+
+/// A Docker failure matters when the API was asked for, or when Docker
+/// containers run here; a node without Docker needs no word about it.
+fn warn_docker_if_needed(
+    processes: &[ProcessInfo],
+    (catalog, docker): (Catalog, Option<DockerOutcome>),
+) -> Catalog {
+    match docker {
+        Some(DockerOutcome::Failed(err)) => warn(format_args!(
+            "docker: {err}; Docker containers are shown by id only"
+        )),
+        Some(DockerOutcome::NoSocket(path)) => {
+            let docker_runs = processes.iter().any(|p| {
+                p.cgroup.as_ref().is_some_and(|cg| {
+                    cg.runtime == Some(Runtime::Docker)
+                        && cg
+                            .container_id
+                            .as_deref()
+                            .is_some_and(|id| catalog.container(id).is_none())
+                })
+            });
+            if docker_runs {
+                warn(format_args!(
+                    "docker: no socket at {} (set DOCKER_HOST); Docker containers are shown by id only",
+                    path.display()
+                ));
+            }
+        }
+        _ => {}
+    }
+    catalog
+}
+
+/// Network namespace inode → the sandbox whose OCI spec names it, so a pod's
+/// namespace is known even when no process of the pod is left in it.
+fn sandbox_namespaces<'a>(
+    catalog: &'a Catalog,
+    root: &HostRoot,
+    mounts: &[mountinfo::NsMount],
+) -> HashMap<u64, &'a ContainerInfo> {
+    let nsfs_dev = std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.dev());
+    let mut map = HashMap::new();
+    for info in catalog
+        .containers()
+        .filter(|c| c.sandbox && c.pod.is_some())
+    {
+        let Some(path) = &info.netns_path else {
+            continue;
+        };
+        // `/proc/<pid>/ns/net` names the namespace of a process, found anyway.
+        if path.starts_with("/proc") {
+            continue;
+        }
+        let by_stat = root
+            .resolve(path)
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .filter(|m| Some(m.dev()) == nsfs_dev)
+            .map(|m| m.ino());
+        let by_mount = || {
+            let canonical = canonical_run(path);
+            mounts
+                .iter()
+                .find(|m| canonical_run(&m.mount_point) == canonical)
+                .map(|m| m.inode)
+        };
+        if let Some(inode) = by_stat.or_else(by_mount) {
+            map.insert(inode, info);
+        }
+    }
+    map
+}
+
+/// `/var/run` is a link to `/run` on every distribution that has both.
+fn canonical_run(path: &Path) -> PathBuf {
+    match path.strip_prefix("/var/run") {
+        Ok(rest) => Path::new("/run").join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}

@@ -1,0 +1,162 @@
+//! The procfs edge: process ids, their network namespace, cgroup, name and
+//! open sockets, read under a configurable root (`--proc`) so recorded trees
+//! under testdata/ stand in for /proc. Links are read with readlink, never
+//! followed, because `ns/net -> net:[N]` and `fd/3 -> socket:[N]` are
+//! dangling in a recorded tree and readlink is all the kernel needs to answer.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct ProcFs {
+    root: PathBuf,
+}
+
+impl ProcFs {
+    pub fn new(root: PathBuf) -> ProcFs {
+        ProcFs { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn pid_path(&self, pid: u32, file: &str) -> PathBuf {
+        let mut path = self.root.join(pid.to_string());
+        path.push(file);
+        path
+    }
+
+    /// Every process id, ascending.
+    pub fn pids(&self) -> io::Result<Vec<u32>> {
+        let mut pids: Vec<u32> = fs::read_dir(&self.root)?
+            .filter_map(|entry| parse_decimal(entry.ok()?.file_name().as_bytes()))
+            .collect();
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// Inode of the network namespace `pid` is in.
+    pub fn netns(&self, pid: u32) -> io::Result<u64> {
+        let path = self.pid_path(pid, "ns/net");
+        let target = fs::read_link(&path)?;
+        parse_ns_link(target.as_os_str().as_bytes()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: not a namespace link: {}",
+                    path.display(),
+                    target.display()
+                ),
+            )
+        })
+    }
+
+    /// Reads `<root>/<pid>/<file>` into `buf`, replacing its contents.
+    pub fn read(&self, pid: u32, file: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+        read_into(&self.pid_path(pid, file), buf)
+    }
+
+    /// Calls `found` with the inode of every socket `pid` has open.
+    pub fn socket_inodes(&self, pid: u32, mut found: impl FnMut(u64)) -> io::Result<()> {
+        let dir = self.pid_path(pid, "fd");
+        for entry in fs::read_dir(&dir)? {
+            // A descriptor closed since the listing is normal: skip it.
+            let Ok(entry) = entry else { continue };
+            match fs::read_link(entry.path()) {
+                Ok(target) => {
+                    if let Some(inode) = parse_socket_link(target.as_os_str().as_bytes()) {
+                        found(inode);
+                    }
+                }
+                // Listing fd/ is allowed where reading its links is not
+                // (ptrace access mode): the whole table is unreadable.
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => return Err(err),
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// /proc files report size 0, so read to the end into a reused buffer.
+pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    File::open(path)?.read_to_end(buf)?;
+    Ok(())
+}
+
+/// `net:[4026531840]` → 4026531840.
+pub fn parse_ns_link(target: &[u8]) -> Option<u64> {
+    parse_decimal(target.strip_prefix(b"net:[")?.strip_suffix(b"]")?)
+}
+
+/// `socket:[9222]` → 9222; other descriptors (files, pipes, anon inodes) → None.
+pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
+    parse_decimal(target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
+}
+
+/// The process name from `comm`, without its newline.
+pub fn comm_name(comm: &[u8]) -> &[u8] {
+    comm.strip_suffix(b"\n").unwrap_or(comm)
+}
+
+fn parse_decimal<T: std::str::FromStr>(digits: &[u8]) -> Option<T> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_and_socket_links() {
+        assert_eq!(parse_ns_link(b"net:[4026531840]"), Some(4026531840));
+        assert_eq!(parse_ns_link(b"mnt:[4026531840]"), None);
+        assert_eq!(parse_ns_link(b"net:[]"), None);
+        assert_eq!(parse_ns_link(b"net:[12a]"), None);
+        assert_eq!(parse_socket_link(b"socket:[9222]"), Some(9222));
+        assert_eq!(parse_socket_link(b"/dev/null"), None);
+        assert_eq!(parse_socket_link(b"anon_inode:[eventpoll]"), None);
+        assert_eq!(parse_socket_link(b"socket:[99999999999999999999999]"), None);
+    }
+
+    #[test]
+    fn comm_loses_only_its_newline() {
+        assert_eq!(comm_name(b"nginx: worker\n"), b"nginx: worker");
+        assert_eq!(comm_name(b"sh"), b"sh");
+    }
+
+    #[test]
+    fn reads_a_recorded_tree() {
+        let dir = std::env::temp_dir().join(format!("cnetstat-procfs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("42/fd")).unwrap();
+        fs::create_dir_all(dir.join("42/ns")).unwrap();
+        fs::create_dir_all(dir.join("7/fd")).unwrap();
+        fs::create_dir_all(dir.join("self")).unwrap();
+        std::os::unix::fs::symlink("net:[4026532000]", dir.join("42/ns/net")).unwrap();
+        std::os::unix::fs::symlink("socket:[100]", dir.join("42/fd/3")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("42/fd/0")).unwrap();
+        std::os::unix::fs::symlink("socket:[101]", dir.join("42/fd/4")).unwrap();
+        fs::write(dir.join("42/comm"), "sleep\n").unwrap();
+
+        let proc = ProcFs::new(dir.clone());
+        assert_eq!(proc.pids().unwrap(), vec![7, 42]);
+        assert_eq!(proc.netns(42).unwrap(), 4026532000);
+        assert!(proc.netns(7).is_err());
+        let mut inodes = Vec::new();
+        proc.socket_inodes(42, |inode| inodes.push(inode)).unwrap();
+        inodes.sort();
+        assert_eq!(inodes, vec![100, 101]);
+        let mut buf = vec![1, 2, 3];
+        proc.read(42, "comm", &mut buf).unwrap();
+        assert_eq!(buf, b"sleep\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,326 @@
+//! Output: an aligned table for people, JSON Lines for programs. Names come
+//! from containers and processes, so the table escapes control characters
+//! (a crafted container name must not drive the terminal); JSON escapes them
+//! by its own rules.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::{Serialize, Serializer};
+
+use crate::attribute::{Attributed, Owner, Row};
+use crate::summary::Group;
+
+const DASH: &str = "-";
+
+pub fn json_rows(
+    out: &mut impl Write,
+    attributed: &Attributed<'_>,
+    rows: &[Row],
+) -> io::Result<()> {
+    for row in rows {
+        let owner = attributed.owner(row);
+        let s = &row.socket;
+        let record = JsonRow {
+            namespace: owner.namespace,
+            pod: owner.pod,
+            container: owner.container,
+            container_id: owner.container_id,
+            runtime: owner.runtime.map(|r| r.name()),
+            pid: owner.pid,
+            process: owner.process,
+            proto: s.proto.name(),
+            local_addr: Text(s.local),
+            remote_addr: Text(s.remote),
+            local_port: s.local_port,
+            remote_port: s.remote_port,
+            state: s.state.name(),
+            netns: row.netns.inode(),
+            inode: s.inode,
+            uid: s.uid,
+            attribution: owner.attribution.name(),
+        };
+        serde_json::to_writer(&mut *out, &record)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    container: Option<&'a str>,
+    container_id: Option<&'a str>,
+    runtime: Option<&'static str>,
+    pid: Option<u32>,
+    process: Option<&'a str>,
+    proto: &'static str,
+    local_addr: Text<IpAddr>,
+    remote_addr: Text<IpAddr>,
+    local_port: u16,
+    remote_port: u16,
+    state: &'static str,
+    netns: Option<u64>,
+    inode: u64,
+    uid: u32,
+    attribution: &'static str,
+}
+
+/// Serialises through `Display` straight into the output, with no String.
+struct Text<T>(T);
+
+impl<T: fmt::Display> Serialize for Text<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+pub fn table_rows(
+    out: &mut impl Write,
+    attributed: &Attributed<'_>,
+    rows: &[Row],
+) -> io::Result<()> {
+    let header = [
+        "NAMESPACE",
+        "POD",
+        "CONTAINER",
+        "PID",
+        "PROCESS",
+        "PROTO",
+        "LOCAL",
+        "REMOTE",
+        "STATE",
+    ];
+    let cells = |row: &Row| -> [Cell; 9] {
+        let owner = attributed.owner(row);
+        let s = &row.socket;
+        [
+            Cell::name(owner.namespace),
+            Cell::name(owner.pod),
+            Cell::name(container_label(owner)),
+            Cell::Number(owner.pid.map(u64::from)),
+            Cell::name(owner.process),
+            Cell::Static(s.proto.name()),
+            Cell::Endpoint(s.local, s.local_port),
+            Cell::Endpoint(s.remote, s.remote_port),
+            Cell::Static(s.state.name()),
+        ]
+    };
+    write_table(out, header, rows.iter().map(cells))
+}
+
+pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
+    for group in groups {
+        let record = JsonGroup {
+            namespace: group.namespace,
+            pod: group.pod,
+            container: group.container,
+            remote_addr: Text(group.remote),
+            remote_port: group.remote_port,
+            count: group.count,
+            states: States(group),
+        };
+        serde_json::to_writer(&mut *out, &record)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonGroup<'a> {
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    container: Option<&'a str>,
+    remote_addr: Text<IpAddr>,
+    remote_port: u16,
+    count: u64,
+    states: States<'a>,
+}
+
+struct States<'a>(&'a Group<'a>);
+
+impl Serialize for States<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.states().map(|(state, n)| (state.name(), n)))
+    }
+}
+
+pub fn table_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
+    let header = ["NAMESPACE", "POD", "CONTAINER", "REMOTE", "COUNT", "STATES"];
+    write_table(out, header, groups.iter().map(summary_cells))
+}
+
+fn summary_cells<'a>(group: &Group<'a>) -> [Cell<'a>; 6] {
+    let mut states = String::new();
+    for (state, n) in group.states() {
+        let sep = if states.is_empty() { "" } else { " " };
+        let _ = write!(states, "{sep}{}={n}", state.name());
+    }
+    [
+        Cell::name(group.namespace),
+        Cell::name(group.pod),
+        Cell::name(group.container),
+        Cell::Endpoint(group.remote, group.remote_port),
+        Cell::Number(Some(group.count)),
+        Cell::Owned(states),
+    ]
+}
+
+/// The name a person recognises a container by: its name, else the short id
+/// `docker ps` shows.
+pub fn container_label<'a>(owner: &Owner<'a>) -> Option<&'a str> {
+    owner
+        .container
+        .or_else(|| owner.container_id.map(|id| id.get(..12).unwrap_or(id)))
+}
+
+enum Cell<'a> {
+    Name(Cow<'a, str>),
+    Static(&'static str),
+    Owned(String),
+    Number(Option<u64>),
+    Endpoint(IpAddr, u16),
+}
+
+impl<'a> Cell<'a> {
+    fn name(value: Option<&'a str>) -> Cell<'a> {
+        match value {
+            Some(value) => Cell::Name(escape_controls(value)),
+            None => Cell::Static(DASH),
+        }
+    }
+}
+
+impl fmt::Display for Cell<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Name(text) => f.write_str(text),
+            Cell::Static(text) => f.write_str(text),
+            Cell::Owned(text) => f.write_str(text),
+            Cell::Number(Some(n)) => write!(f, "{n}"),
+            Cell::Number(None) => f.write_str(DASH),
+            Cell::Endpoint(IpAddr::V4(ip), port) => write!(f, "{ip}:{port}"),
+            Cell::Endpoint(IpAddr::V6(ip), port) => write!(f, "[{ip}]:{port}"),
+        }
+    }
+}
+
+/// Two passes: measure every cell, then write padded lines. The cells are
+/// built again for the second pass rather than kept, so memory stays one row.
+fn write_table<'a, const N: usize, I>(
+    out: &mut impl Write,
+    header: [&'static str; N],
+    rows: I,
+) -> io::Result<()>
+where
+    I: Iterator<Item = [Cell<'a>; N]> + Clone,
+{
+    let mut widths = header.map(str::len);
+    let mut measure = Measure(0);
+    for row in rows.clone() {
+        for (width, cell) in widths.iter_mut().zip(&row) {
+            measure.0 = 0;
+            let _ = write!(measure, "{cell}");
+            *width = (*width).max(measure.0);
+        }
+    }
+    let mut line = String::new();
+    let header_cells: [Cell<'a>; N] = header.map(Cell::Static);
+    for row in std::iter::once(header_cells).chain(rows) {
+        line.clear();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            let start = line.len();
+            let _ = write!(line, "{cell}");
+            if i + 1 < N {
+                let shown = line[start..].chars().count();
+                line.extend(std::iter::repeat(' ').take(width.saturating_sub(shown) + 2));
+            }
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Counts the characters a cell would print.
+struct Measure(usize);
+
+impl fmt::Write for Measure {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.chars().count();
+        Ok(())
+    }
+}
+
+/// Control characters shown as escapes (`\n`, `\x1b`, `\u{85}`) so names
+/// never reach a terminal raw.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\t' => escaped.push_str("\\t"),
+            '\r' => escaped.push_str("\\r"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                let _ = write!(escaped, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(escaped, "\\u{{{:x}}}", c as u32);
+            }
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals() {
+        assert_eq!(escape_controls("cart"), "cart");
+        assert_eq!(escape_controls("a\x1b[31mred\n"), "a\\x1b[31mred\\n");
+        assert_eq!(escape_controls("x\u{85}y\u{7f}"), "x\\u{85}y\\x7f");
+        assert_eq!(escape_controls("日本"), "日本");
+    }
+
+    #[test]
+    fn endpoints_bracket_ipv6() {
+        let v4 = Cell::Endpoint("10.0.0.1".parse().unwrap(), 443).to_string();
+        let v6 = Cell::Endpoint("fe80::1".parse().unwrap(), 80).to_string();
+        let mapped = Cell::Endpoint("::ffff:10.0.0.1".parse().unwrap(), 80).to_string();
+        assert_eq!(v4, "10.0.0.1:443");
+        assert_eq!(v6, "[fe80::1]:80");
+        assert_eq!(mapped, "[::ffff:10.0.0.1]:80");
+    }
+
+    #[test]
+    fn table_columns_align_to_the_widest_cell() {
+        let mut out = Vec::new();
+        // Cells are not Clone, so rebuild them for each pass as the callers do.
+        let make = |i: &usize| -> [Cell; 2] {
+            match i {
+                0 => [Cell::name(Some("a")), Cell::Number(Some(12345))],
+                1 => [Cell::name(None), Cell::Number(None)],
+                _ => [Cell::name(Some("wide\tname")), Cell::Number(Some(1))],
+            }
+        };
+        let indices = [0usize, 1, 2];
+        write_table(&mut out, ["NAME", "PID"], indices.iter().map(make)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            // The widest name, `wide\tname` escaped, is 10 characters; two spaces separate columns.
+            "NAME        PID\n\
+             a           12345\n\
+             -           -\n\
+             wide\\tname  1\n"
+        );
+    }
+}

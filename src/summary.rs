@@ -1,0 +1,165 @@
+//! `--summary`: sockets counted per (namespace, pod, container, remote
+//! address, remote port), the question behind ephemeral and SNAT port
+//! exhaustion: which container opens how many connections to where.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::attribute::{none_last, Attributed, Row};
+use crate::model::TcpState;
+use crate::render::container_label;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Group<'a> {
+    pub namespace: Option<&'a str>,
+    pub pod: Option<&'a str>,
+    pub container: Option<&'a str>,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    pub count: u64,
+    /// Count per state, indexed by the kernel's state number.
+    by_state: [u64; 13],
+}
+
+impl Group<'_> {
+    /// Non-zero counts, in the kernel's state order.
+    pub fn states(&self) -> impl Iterator<Item = (TcpState, u64)> + '_ {
+        TcpState::ALL
+            .into_iter()
+            .map(|state| (state, self.by_state[state as usize]))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// Groups, largest first; equal counts in name order so output is stable.
+pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>> {
+    type Key<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        IpAddr,
+        u16,
+    );
+    let mut index: HashMap<Key<'a>, usize> = HashMap::new();
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for row in rows {
+        let owner = attributed.owner(row);
+        let key = (
+            owner.namespace,
+            owner.pod,
+            container_label(owner),
+            row.socket.remote,
+            row.socket.remote_port,
+        );
+        let slot = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                namespace: key.0,
+                pod: key.1,
+                container: key.2,
+                remote: key.3,
+                remote_port: key.4,
+                count: 0,
+                by_state: [0; 13],
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[slot];
+        group.count += 1;
+        group.by_state[row.socket.state as usize] += 1;
+    }
+    groups.sort_unstable_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| none_last(a.namespace, b.namespace))
+            .then_with(|| none_last(a.pod, b.pod))
+            .then_with(|| none_last(a.container, b.container))
+            .then_with(|| a.remote.cmp(&b.remote))
+            .then_with(|| a.remote_port.cmp(&b.remote_port))
+    });
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribute::{Attribution, Owner};
+    use crate::model::{Proto, Socket};
+
+    fn row(owner: u32, remote: [u8; 4], remote_port: u16, state: TcpState) -> Row {
+        Row {
+            socket: Socket {
+                proto: Proto::Tcp,
+                local: IpAddr::from([10, 0, 0, 5]),
+                local_port: 40000,
+                remote: IpAddr::from(remote),
+                remote_port,
+                state,
+                uid: 0,
+                inode: 0,
+            },
+            netns: crate::attribute::NetnsId::Inode(1),
+            owner,
+        }
+    }
+
+    #[test]
+    fn counts_per_owner_and_destination_largest_first() {
+        let app = Owner {
+            namespace: Some("shop"),
+            pod: Some("cart-0"),
+            container: Some("cart"),
+            container_id: None,
+            runtime: None,
+            pid: Some(7),
+            process: Some("cart"),
+            attribution: Attribution::Process,
+        };
+        // The same pod's TIME_WAITs, attributed by namespace (no container).
+        let pod_level = Owner {
+            container: None,
+            pid: None,
+            process: None,
+            attribution: Attribution::Netns,
+            ..app.clone()
+        };
+        let attributed = Attributed {
+            owners: vec![app, pod_level],
+            rows: vec![],
+        };
+        let db = [10, 0, 0, 9];
+        let rows = vec![
+            row(0, db, 5432, TcpState::Established),
+            row(1, db, 5432, TcpState::TimeWait),
+            row(1, db, 5432, TcpState::TimeWait),
+            row(1, db, 5432, TcpState::TimeWait),
+            row(0, db, 5432, TcpState::FinWait2),
+            row(0, db, 6379, TcpState::Established),
+        ];
+        let groups = summarize(&attributed, &rows);
+        let shown: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.container,
+                    g.remote_port,
+                    g.count,
+                    g.states().collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (None, 5432, 3, vec![(TcpState::TimeWait, 3)]),
+                (
+                    Some("cart"),
+                    5432,
+                    2,
+                    vec![(TcpState::Established, 1), (TcpState::FinWait2, 1)]
+                ),
+                (Some("cart"), 6379, 1, vec![(TcpState::Established, 1)]),
+            ]
+        );
+        assert!(groups.iter().all(|g| g.pod == Some("cart-0")));
+    }
+}
