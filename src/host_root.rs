@@ -80,18 +80,16 @@ impl HostRoot {
             }
             links_followed += 1;
             if links_followed > MAX_SYMLINKS {
-                return Err(io::Error::new(
-                    io::ErrorKind::Other,
-                    format!(
-                        "{}: too many levels of symbolic links (more than {MAX_SYMLINKS}) \
+                return Err(io::Error::other(format!(
+                    "{}: too many levels of symbolic links (more than {MAX_SYMLINKS}) \
                          resolving {} inside {}",
-                        candidate.display(),
-                        host_path.display(),
-                        self.root.display()
-                    ),
-                ));
+                    candidate.display(),
+                    host_path.display(),
+                    self.root.display()
+                )));
             }
-            let target = std::fs::read_link(&candidate).map_err(|err| with_path(err, &candidate))?;
+            let target =
+                std::fs::read_link(&candidate).map_err(|err| with_path(err, &candidate))?;
             if target.has_root() {
                 resolved.clear();
             }
@@ -136,7 +134,8 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
     pending[start..].reverse();
 }
 
-fn with_path(err: io::Error, path: &Path) -> io::Error {
+/// The same error, with the path it happened on in front of its message.
+pub fn with_path(err: io::Error, path: &Path) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
 
@@ -150,10 +149,8 @@ mod tests {
 
     impl TempTree {
         fn new(tag: &str) -> TempTree {
-            let path = std::env::temp_dir().join(format!(
-                "cnetstat-host-root-{tag}-{}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("cnetstat-host-root-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             TempTree(path)
@@ -194,7 +191,8 @@ mod tests {
         symlink("../../data/containers", tree.0.join("var/lib/containers")).unwrap();
         let host = HostRoot::new(tree.0.clone());
         assert_eq!(
-            host.resolve(Path::new("/var/lib/containers/storage")).unwrap(),
+            host.resolve(Path::new("/var/lib/containers/storage"))
+                .unwrap(),
             tree.0.join("data/containers/storage")
         );
     }
@@ -245,7 +243,9 @@ mod tests {
         let tree = debian_like("dangling");
         symlink("/run/containerd/gone", tree.0.join("run/stale")).unwrap();
         let host = HostRoot::new(tree.0.clone());
-        let got = host.resolve(Path::new("/var/run/stale/config.json")).unwrap();
+        let got = host
+            .resolve(Path::new("/var/run/stale/config.json"))
+            .unwrap();
         assert_eq!(got, tree.0.join("run/containerd/gone/config.json"));
         assert_eq!(
             std::fs::read(&got).unwrap_err().kind(),
@@ -261,7 +261,10 @@ mod tests {
         let host = HostRoot::new(tree.0.clone());
         let err = host.resolve(Path::new("/loop1/x")).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("too many levels of symbolic links"), "{message}");
+        assert!(
+            message.contains("too many levels of symbolic links"),
+            "{message}"
+        );
         assert!(message.contains("/loop1/x"), "{message}");
     }
 
@@ -294,7 +297,9 @@ mod tests {
         let mut names = host.read_dir_names(Path::new("/var/run/netns")).unwrap();
         names.sort();
         assert_eq!(names, [OsString::from("cni-1"), OsString::from("cni-2")]);
-        let err = host.read_dir_names(Path::new("/var/run/nothing")).unwrap_err();
+        let err = host
+            .read_dir_names(Path::new("/var/run/nothing"))
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().contains("run/nothing"), "{err}");
     }

@@ -95,10 +95,9 @@ mod tests {
             Some("092cfabe-2c2b-4f57-943e-fd82154da56f")
         );
         // Static pods use the 32-hex config hash as uid; pod names may hold dots.
-        let pod = parse_pod_log_dir(
-            b"kube-system_etcd-node1.example_3c5f1e2d4b6a798012345678abcdef01",
-        )
-        .unwrap();
+        let pod =
+            parse_pod_log_dir(b"kube-system_etcd-node1.example_3c5f1e2d4b6a798012345678abcdef01")
+                .unwrap();
         assert_eq!(pod.name, "etcd-node1.example");
         assert_eq!(pod.uid.as_deref(), Some("3c5f1e2d4b6a798012345678abcdef01"));
     }
@@ -155,7 +154,10 @@ fbe92deb5405765d16343cb0d84b71f7fff2cb350e6cfb848a6101411a351cfd";
             }
         );
         assert_eq!(container, "nginx");
-        assert_eq!(parse_pod_log_path(b"/var/log/pods/shop_web_uid/nginx"), None);
+        assert_eq!(
+            parse_pod_log_path(b"/var/log/pods/shop_web_uid/nginx"),
+            None
+        );
         assert_eq!(parse_pod_log_path(b"nginx/0.log"), None);
     }
 }

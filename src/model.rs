@@ -55,7 +55,9 @@ impl TcpState {
     ];
 
     pub fn from_code(code: u8) -> Option<TcpState> {
-        TcpState::ALL.get(usize::from(code).checked_sub(1)?).copied()
+        TcpState::ALL
+            .get(usize::from(code).checked_sub(1)?)
+            .copied()
     }
 
     /// The kernel's name, as in include/net/tcp_states.h without the prefix.

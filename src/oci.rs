@@ -70,8 +70,7 @@ pub fn parse_config_json(bytes: &[u8], id: &str) -> Result<OciConfig, serde_json
         container.runtime = Some(Runtime::Podman);
         container.pod = kubelet_label_pod(a.pod_namespace, a.pod_name, a.pod_uid);
         container.name = a.container_name;
-    } else if a.container_manager.as_deref() == Some("cri-o") || a.crio_container_type.is_some()
-    {
+    } else if a.container_manager.as_deref() == Some("cri-o") || a.crio_container_type.is_some() {
         container.runtime = Some(Runtime::CriO);
         container.sandbox = a.crio_container_type.as_deref() == Some("sandbox");
         container.name = if container.sandbox {
@@ -222,9 +221,7 @@ mod tests {
                     Some("2d4a904a-5088-4e64-a8f6-6f838b61517a")
                 ),
                 sandbox: true,
-                netns_path: Some(
-                    "/var/run/netns/cni-2a0131a0-6a97-43df-9f35-e1bc182bf7a5".into()
-                ),
+                netns_path: Some("/var/run/netns/cni-2a0131a0-6a97-43df-9f35-e1bc182bf7a5".into()),
             }
         );
         assert_eq!(got.sandbox_id.as_deref(), Some(CONTAINERD_SANDBOX));
