@@ -44,8 +44,8 @@ pub fn note(message: impl std::fmt::Display) {
 enum Handle {
     /// Through a process in it: `/proc/<pid>/net/tcp`, or setns on `/proc/<pid>/ns/net`.
     Process(u32),
-    /// A namespace no process holds, pinned by an nsfs bind mount, reached
-    /// through PID 1's root so a debug pod's stale view of /run cannot hide it.
+    /// A namespace no process holds: the path of the nsfs bind mount that
+    /// pins it, as this process can open it.
     Mount(PathBuf),
 }
 
@@ -90,7 +90,7 @@ pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
     } else {
         Vec::new()
     };
-    let namespaces = discover_namespaces(&processes, &mounts);
+    let namespaces = discover_namespaces(&processes, &mounts, &mount_opener(&proc, &root));
     let backend = choose_backend(config.backend, live);
     let mut tables = read_tables(&proc, &namespaces, backend, config.states, threads);
     place_hidden_processes(&proc, &mut processes, &mut tables, config.states);
@@ -397,8 +397,29 @@ fn pinned_namespaces(proc: &ProcFs) -> Vec<mountinfo::NsMount> {
     }
 }
 
+/// How to open a bind mount PID 1's mount table lists: through PID 1's root,
+/// since a debug pod's view of /host/run misses mounts made after it started
+/// (runtimes.md P3); where that is denied (these machines' PID 1 has a
+/// capability root lacks), through the host root.
+fn mount_opener<'a>(proc: &'a ProcFs, root: &'a HostRoot) -> impl Fn(&Path) -> PathBuf + 'a {
+    let init_root = proc.pid_path(1, "root");
+    let through_init = std::fs::read_dir(&init_root).is_ok();
+    move |mount_point| {
+        if through_init {
+            init_root.join(mount_point.strip_prefix("/").unwrap_or(mount_point))
+        } else {
+            root.resolve(mount_point)
+                .unwrap_or_else(|_| mount_point.to_path_buf())
+        }
+    }
+}
+
 /// One handle per namespace: its lowest pid, else its first bind mount.
-fn discover_namespaces(processes: &[ProcessInfo], mounts: &[mountinfo::NsMount]) -> Vec<Namespace> {
+fn discover_namespaces(
+    processes: &[ProcessInfo],
+    mounts: &[mountinfo::NsMount],
+    open_path: &impl Fn(&Path) -> PathBuf,
+) -> Vec<Namespace> {
     let mut seen = HashSet::new();
     let mut namespaces = Vec::new();
     for process in processes {
@@ -416,7 +437,7 @@ fn discover_namespaces(processes: &[ProcessInfo], mounts: &[mountinfo::NsMount])
         if seen.insert(mount.inode) {
             namespaces.push(Namespace {
                 inode: mount.inode,
-                handle: Handle::Mount(mount.mount_point.clone()),
+                handle: Handle::Mount(open_path(&mount.mount_point)),
             });
         }
     }
@@ -469,11 +490,7 @@ fn read_namespace(
 ) -> Result<(), String> {
     let ns_file = match &ns.handle {
         Handle::Process(pid) => proc.pid_path(*pid, "ns/net"),
-        Handle::Mount(mount_point) => {
-            let mut path = proc.pid_path(1, "root");
-            path.push(mount_point.strip_prefix("/").unwrap_or(mount_point));
-            path
-        }
+        Handle::Mount(path) => path.clone(),
     };
     let context = |what: &dyn std::fmt::Display| {
         format!(
