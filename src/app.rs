@@ -582,12 +582,10 @@ enum DockerOutcome {
 }
 
 fn docker_containers(root: &HostRoot) -> Option<DockerOutcome> {
-    let endpoint = match std::env::var("DOCKER_HOST") {
-        Ok(value) if !value.is_empty() => match docker::parse_docker_host(&value) {
-            Ok(endpoint) => endpoint,
-            Err(err) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST={value}: {err}"))),
-        },
-        _ => {
+    let endpoint = match docker::endpoint_from_env() {
+        Some(Ok(endpoint)) => endpoint,
+        Some(Err(err)) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST: {err}"))),
+        None => {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
             let found = candidates
                 .iter()
