@@ -169,12 +169,13 @@ fn choose_root(config: &Config) -> PathBuf {
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
     let in_container = match (ns("self"), ns("1")) {
         (Some(own), Some(init)) => own != init,
-        // PID 1's namespace is hidden from us only inside a container.
+        // PID 1's link is denied to a debug container without
+        // CAP_SYS_PTRACE; then /host existing decides.
         (Some(_), None) => true,
         _ => false,
     };
     let host = Path::new("/host");
-    if in_container && host.join("proc/1").exists() || in_container && host.join("run").is_dir() {
+    if in_container && (host.join("proc/1").exists() || host.join("run").is_dir()) {
         note("running in a container: reading the node's files under /host (--root / to override)");
         return host.to_path_buf();
     }
@@ -375,9 +376,9 @@ fn report_unreadable(unreadable: &Unreadable, total: usize) {
         return;
     };
     warn(format_args!(
-        "could not read the network namespace of {} and the open files of {} of {total} processes \
-         (first: {first}); their namespaces are missing and their sockets show no process. \
-         Run as root with CAP_SYS_PTRACE and CAP_SYS_ADMIN (sudo, or kubectl debug --profile=sysadmin)",
+        "could not read the namespace link of {} and the open files of {} of {total} processes \
+         (first: {first}): sockets they hold show no process, and a namespace only they are in \
+         shows no inode. Run as root with CAP_SYS_PTRACE (sudo, or kubectl debug --profile=sysadmin)",
         unreadable.namespaces, unreadable.fd_tables
     ));
 }
@@ -471,11 +472,24 @@ fn read_tables(
         })
     });
     let mut tables = Vec::with_capacity(results.len());
+    let mut failed = 0;
     for result in results {
         match result {
             Ok(table) => tables.push(table),
-            Err(err) => warn(err),
+            // One line however many fail: a debug pod without CAP_SYS_ADMIN
+            // fails the same way for every pinned namespace.
+            Err(err) if failed == 0 => {
+                failed += 1;
+                warn(err)
+            }
+            Err(_) => failed += 1,
         }
+    }
+    if failed > 1 {
+        warn(format_args!(
+            "{} more network namespaces could not be read the same way",
+            failed - 1
+        ));
     }
     tables
 }
