@@ -93,7 +93,13 @@ pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
     let namespaces = discover_namespaces(&processes, &mounts, &mount_opener(&proc, &root));
     let backend = choose_backend(config.backend, live);
     let mut tables = read_tables(&proc, &namespaces, backend, config.states, threads);
-    place_hidden_processes(&proc, &mut processes, &mut tables, config.states);
+    place_hidden_processes(
+        &proc,
+        &mut processes,
+        &namespaces,
+        &mut tables,
+        config.states,
+    );
 
     let wanted: HashSet<u64> = tables
         .iter()
@@ -243,86 +249,63 @@ fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<ProcessIn
     (processes, unreadable)
 }
 
-/// Processes whose namespace link could not be read still show their
-/// namespace's table through `/proc/<pid>/net/tcp`. One table is read per
-/// pod or container (they share a namespace); a table holding a socket of a
-/// namespace already read is that namespace, any other is a namespace of its
-/// own, identified by the pid it was read through.
+/// Processes whose namespace link could not be read (ptrace access denied)
+/// still show their namespace's table through `/proc/<pid>/net/tcp`, and
+/// that file's inode number is the namespace's own: the kernel registers the
+/// `tcp` entry once per namespace, and stat needs no ptrace access. So a
+/// hidden process joins the namespace whose `tcp` entry it shares, and the
+/// rest are read once per such entry, as namespaces whose inode is unknown.
 fn place_hidden_processes(
     proc: &ProcFs,
     processes: &mut [ProcessInfo],
+    namespaces: &[Namespace],
     tables: &mut Vec<NamespaceSockets>,
     states: StateSet,
 ) {
-    let mut groups: HashMap<(Option<String>, Option<String>), Vec<usize>> = HashMap::new();
-    for (index, process) in processes.iter().enumerate() {
-        if let NetnsId::Hidden(_) = process.netns {
-            let cgroup = process.cgroup.clone().unwrap_or_default();
-            let key = match cgroup.pod_uid {
-                Some(uid) => (Some(uid), None),
-                None => (None, cgroup.container_id),
-            };
-            groups.entry(key).or_default().push(index);
-        }
-    }
-    if groups.is_empty() {
+    let table_inode = |pid: u32| {
+        std::fs::metadata(proc.pid_path(pid, "net/tcp"))
+            .ok()
+            .map(|m| m.ino())
+    };
+    if !processes
+        .iter()
+        .any(|p| matches!(p.netns, NetnsId::Hidden(_)))
+    {
         return;
     }
-    let mut known: HashMap<SocketKey, NetnsId> = HashMap::new();
-    for table in tables.iter() {
-        for socket in &table.sockets {
-            known.insert(SocketKey::of(socket), table.netns);
-        }
-    }
+    let mut by_table: HashMap<u64, NetnsId> = namespaces
+        .iter()
+        .filter_map(|ns| match ns.handle {
+            Handle::Process(pid) => Some((table_inode(pid)?, NetnsId::Inode(ns.inode))),
+            Handle::Mount(_) => None,
+        })
+        .collect();
     let mut buf = Vec::new();
-    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-    groups.sort_unstable();
-    for members in groups {
-        let through = processes[members[0]].pid;
+    for process in processes.iter_mut() {
+        let NetnsId::Hidden(pid) = process.netns else {
+            continue;
+        };
+        let Some(key) = table_inode(pid) else {
+            continue;
+        };
+        if let Some(&netns) = by_table.get(&key) {
+            process.netns = netns;
+            continue;
+        }
+        by_table.insert(key, process.netns);
         let mut sockets = Vec::new();
         let read = [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)]
             .into_iter()
             .try_for_each(|(file, proto)| {
-                let path = proc.pid_path(through, file);
-                read_table(&path, proto, StateSet::ALL, &mut buf, &mut sockets)
+                let path = proc.pid_path(pid, file);
+                read_table(&path, proto, states, &mut buf, &mut sockets)
             });
-        if let Err(err) = read {
-            warn(err);
-            continue;
-        }
-        let netns = sockets
-            .iter()
-            .find_map(|socket| known.get(&SocketKey::of(socket)).copied())
-            .unwrap_or(NetnsId::Hidden(through));
-        for &index in &members {
-            processes[index].netns = netns;
-        }
-        if netns == NetnsId::Hidden(through) {
-            sockets.retain(|socket| states.contains(socket.state));
-            tables.push(NamespaceSockets { netns, sockets });
-        }
-    }
-}
-
-/// What tells two tables are of one namespace: a socket inode is unique on
-/// the node, and an ownerless socket's four-tuple within a namespace.
-#[derive(PartialEq, Eq, Hash)]
-enum SocketKey {
-    Inode(u64),
-    Tuple(Proto, std::net::IpAddr, u16, std::net::IpAddr, u16),
-}
-
-impl SocketKey {
-    fn of(socket: &Socket) -> SocketKey {
-        match socket.inode {
-            0 => SocketKey::Tuple(
-                socket.proto,
-                socket.local,
-                socket.local_port,
-                socket.remote,
-                socket.remote_port,
-            ),
-            inode => SocketKey::Inode(inode),
+        match read {
+            Ok(()) => tables.push(NamespaceSockets {
+                netns: process.netns,
+                sockets,
+            }),
+            Err(err) => warn(err),
         }
     }
 }
