@@ -36,6 +36,11 @@ from sysenv import (
 )
 
 SHORT_CONNECTIONS = 40
+# About one loopback connection in a few hundred ends with an RST that kills
+# the client's TIME_WAIT (the namespace's TcpOutRsts counts it), so a round may
+# leave a TIME_WAIT or two fewer than it made connections; the checks compare
+# cnetstat with the kernel's count.
+TIMEWAIT_SLACK = 2
 LONG_SLEEP = "1000000"
 
 SERVER_SCRIPT = "exec nc -ll -p {port} -e /bin/cat"
@@ -117,6 +122,16 @@ class Workload:
         if self.pid is not None:
             return kernel.sockets_of_pid(self.pid)
         return kernel.sockets_of_netns_file(self.netns_file)
+
+    def tcp_counters(self):
+        """The namespace's TCP counters that explain a missing TIME_WAIT."""
+        path = f"/proc/{self.pid}/ns/net" if self.pid is not None else self.netns_file
+        names = [
+            "TcpActiveOpens", "TcpPassiveOpens", "TcpAttemptFails", "TcpEstabResets",
+            "TcpOutRsts", "TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled", "TcpExtTCPAbortOnData",
+        ]
+        text = run(["nsenter", f"--net={path}", "nstat", "-asz"] + names, check=False).stdout.decode()
+        return " ".join(f"{f[0]}={f[1]}" for f in (line.split() for line in text.splitlines()) if len(f) > 1 and f[0] in names)
 
     def timewait_count(self):
         return sum(
