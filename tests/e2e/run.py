@@ -439,7 +439,7 @@ def main(argv):
             ):
                 scenario()
     except KeyboardInterrupt as e:
-        report.check("run", [f"interrupted ({e or 'Ctrl-C'}); cleaning up"])
+        report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
         report.check("setup", [str(e)])
     except Exception:
