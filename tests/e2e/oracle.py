@@ -5,7 +5,6 @@ E2E_ORACLE_STATE) and from the kernel's tables, so every check can be shown to
 pass on right answers. It knows only the test's own namespaces and is no
 reference implementation."""
 
-import ipaddress
 import json
 import os
 import sys

@@ -16,7 +16,7 @@ import subprocess
 import tarfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import kernel
 from sysenv import (

@@ -73,7 +73,7 @@ def free_host_port():
 
 
 class Rounds:
-    """Fresh TIME_WAITs on demand: each round makes exactly N per workload."""
+    """Fresh TIME_WAITs on demand: each round makes N short connections per workload."""
 
     def __init__(self, fx, workloads):
         self.fx = fx
@@ -119,8 +119,8 @@ def wait_for_round(w):
             return True
         if count < w.short_connections - pods.TIMEWAIT_SLACK:
             return False
-        same_since = [t for t, c in history if c != count]
-        return time.monotonic() - (same_since[-1] if same_since else history[0][0]) > 1.5
+        changes = [t for t, c in history if c != count]
+        return time.monotonic() - (changes[-1] if changes else history[0][0]) > 1.5
 
     pods.wait_for(f"{w.short_connections} TIME_WAITs in {w.label}", done, timeout=30)
 
