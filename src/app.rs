@@ -42,8 +42,9 @@ pub fn note(message: impl std::fmt::Display) {
 /// Where a namespace's sockets can be read from.
 #[derive(Clone, Debug)]
 enum Handle {
-    /// Through a process in it: `/proc/<pid>/net/tcp`, or setns on `/proc/<pid>/ns/net`.
-    Process(u32),
+    /// Through its processes, lowest pid first (the next is tried when one
+    /// exits mid-scan): `/proc/<pid>/net/tcp`, or setns on `/proc/<pid>/ns/net`.
+    Processes(Vec<u32>),
     /// A namespace no process holds: the path of the nsfs bind mount that
     /// pins it, as this process can open it.
     Mount(PathBuf),
@@ -276,7 +277,10 @@ fn place_hidden_processes(
     let mut by_table: HashMap<u64, NetnsId> = namespaces
         .iter()
         .filter_map(|ns| match ns.handle {
-            Handle::Process(pid) => Some((table_inode(pid)?, NetnsId::Inode(ns.inode))),
+            Handle::Processes(ref pids) => Some((
+                pids.iter().find_map(|&pid| table_inode(pid))?,
+                NetnsId::Inode(ns.inode),
+            )),
             Handle::Mount(_) => None,
         })
         .collect();
@@ -398,27 +402,35 @@ fn mount_opener<'a>(proc: &'a ProcFs, root: &'a HostRoot) -> impl Fn(&Path) -> P
     }
 }
 
-/// One handle per namespace: its lowest pid, else its first bind mount.
+/// One handle per namespace: its processes, else its first bind mount.
 fn discover_namespaces(
     processes: &[ProcessInfo],
     mounts: &[mountinfo::NsMount],
     open_path: &impl Fn(&Path) -> PathBuf,
 ) -> Vec<Namespace> {
-    let mut seen = HashSet::new();
-    let mut namespaces = Vec::new();
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut namespaces: Vec<Namespace> = Vec::new();
     for process in processes {
         let NetnsId::Inode(inode) = process.netns else {
             continue;
         };
-        if seen.insert(inode) {
-            namespaces.push(Namespace {
-                inode,
-                handle: Handle::Process(process.pid),
-            });
+        match seen.get(&inode) {
+            Some(&index) => {
+                if let Handle::Processes(pids) = &mut namespaces[index].handle {
+                    pids.push(process.pid);
+                }
+            }
+            None => {
+                seen.insert(inode, namespaces.len());
+                namespaces.push(Namespace {
+                    inode,
+                    handle: Handle::Processes(vec![process.pid]),
+                });
+            }
         }
     }
     for mount in mounts {
-        if seen.insert(mount.inode) {
+        if seen.insert(mount.inode, namespaces.len()).is_none() {
             namespaces.push(Namespace {
                 inode: mount.inode,
                 handle: Handle::Mount(open_path(&mount.mount_point)),
@@ -485,45 +497,71 @@ fn read_namespace(
     buf: &mut Vec<u8>,
     out: &mut Vec<Socket>,
 ) -> Result<(), String> {
-    let ns_file = match &ns.handle {
-        Handle::Process(pid) => proc.pid_path(*pid, "ns/net"),
-        Handle::Mount(path) => path.clone(),
-    };
-    let context = |what: &dyn std::fmt::Display| {
+    let context = |path: &Path, what: &dyn std::fmt::Display| {
         format!(
             "network namespace {} ({}): {what}",
             ns.inode,
-            ns_file.display()
+            path.display()
         )
     };
-    if backend == Backend::Netlink {
-        match netns_enter::in_netns(&ns_file, || sock_diag::dump_tcp(states, out)) {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(err)) => return Err(context(&err)),
-            // Without CAP_SYS_ADMIN a process's text tables still answer.
-            Err(_) if matches!(ns.handle, Handle::Process(_)) => out.clear(),
-            Err(err) => return Err(context(&err)),
-        }
-    }
     match &ns.handle {
-        Handle::Process(pid) => {
-            for (file, proto) in [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)] {
-                let path = proc.pid_path(*pid, file);
-                read_table(&path, proto, states, buf, out).map_err(|err| context(&err))?;
+        Handle::Processes(pids) => {
+            let mut last_error = String::new();
+            for &pid in pids {
+                let ns_file = proc.pid_path(pid, "ns/net");
+                match read_through_process(proc, pid, &ns_file, backend, states, buf, out) {
+                    Ok(()) => return Ok(()),
+                    Err(err) => last_error = context(&ns_file, &err),
+                }
+                // A process that exited or changed namespace mid-read gives
+                // way to the next; any other failure is the namespace's.
+                if proc.netns(pid).ok() == Some(ns.inode) {
+                    break;
+                }
+                out.clear();
             }
-            Ok(())
+            Err(last_error)
         }
-        Handle::Mount(_) => netns_enter::in_netns(&ns_file, || {
-            for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
-                // After setns only this thread is in the namespace: not /proc/self.
-                let path = Path::new("/proc/thread-self/net").join(file);
-                read_table(&path, proto, states, buf, out)?;
-            }
-            Ok::<(), String>(())
-        })
-        .map_err(|err| context(&err))?
-        .map_err(|err| context(&err)),
+        Handle::Mount(ns_file) => {
+            let mut read = |out: &mut Vec<Socket>| {
+                if backend == Backend::Netlink {
+                    return sock_diag::dump_tcp(states, out).map_err(|err| err.to_string());
+                }
+                for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
+                    // After setns only this thread is in the namespace: not /proc/self.
+                    let path = Path::new("/proc/thread-self/net").join(file);
+                    read_table(&path, proto, states, buf, out)?;
+                }
+                Ok(())
+            };
+            netns_enter::in_netns(ns_file, || read(out))
+                .map_err(|err| context(ns_file, &err))?
+                .map_err(|err| context(ns_file, &err))
+        }
     }
+}
+
+fn read_through_process(
+    proc: &ProcFs,
+    pid: u32,
+    ns_file: &Path,
+    backend: Backend,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Socket>,
+) -> Result<(), String> {
+    if backend == Backend::Netlink {
+        match netns_enter::in_netns(ns_file, || sock_diag::dump_tcp(states, out)) {
+            Ok(result) => return result.map_err(|err| err.to_string()),
+            // Without CAP_SYS_ADMIN the process's text tables still answer.
+            Err(_) => out.clear(),
+        }
+    }
+    for (file, proto) in [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)] {
+        let path = proc.pid_path(pid, file);
+        read_table(&path, proto, states, buf, out)?;
+    }
+    Ok(())
 }
 
 fn read_table(
@@ -535,8 +573,15 @@ fn read_table(
 ) -> Result<(), String> {
     match procfs::read_into(path, buf) {
         Ok(()) => {}
-        // A kernel without IPv6 has no tcp6.
-        Err(err) if err.kind() == io::ErrorKind::NotFound && proto == Proto::Tcp6 => return Ok(()),
+        // A kernel without IPv6 has no tcp6; a process that just exited has
+        // none either, which the caller tells apart by its namespace link.
+        Err(err)
+            if err.kind() == io::ErrorKind::NotFound
+                && proto == Proto::Tcp6
+                && path.parent().is_some_and(|net| net.join("tcp").exists()) =>
+        {
+            return Ok(())
+        }
         Err(err) => return Err(format!("{}: {err}", path.display())),
     }
     tcp_table::parse_table(buf, proto, states, out).map_err(|bad| {
