@@ -150,10 +150,13 @@ fn matches_filters(config: &Config, attributed: &Attributed<'_>, row: &Row) -> b
     let wanted = |filter: &Option<String>, value: Option<&str>| {
         filter.as_deref().map_or(true, |f| value == Some(f))
     };
-    wanted(&config.namespace, owner.namespace)
-        && wanted(&config.pod, owner.pod)
-        && (wanted(&config.container, owner.container)
-            || wanted(&config.container, render::container_label(owner)))
+    let container = config.container.as_deref().map_or(true, |f| {
+        owner.container == Some(f)
+            || owner
+                .container_id
+                .is_some_and(|id| f.len() >= 12 && id.starts_with(f))
+    });
+    wanted(&config.namespace, owner.namespace) && wanted(&config.pod, owner.pod) && container
 }
 
 /// `--root`, else /host when cnetstat runs in a container (a mount namespace

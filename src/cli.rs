@@ -147,10 +147,12 @@ where
                     Some(value) => match value.to_str() {
                         Some("true" | "1") => true,
                         Some("false" | "0") => false,
-                        _ => return Err(UsageError(format!(
+                        _ => {
+                            return Err(UsageError(format!(
                             "invalid value '{}' for --summaryStatistics: expected true or false",
                             value.to_string_lossy()
-                        ))),
+                        )))
+                        }
                     },
                 }
             }

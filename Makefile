@@ -1,0 +1,36 @@
+# cnetstat: `make run` builds and runs it on this host, `make test` tests it.
+MUSL    := x86_64-unknown-linux-musl
+BIN     := target/$(MUSL)/release/cnetstat
+MAX_SIZE := 2097152
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: release run test unit e2e check-release bench
+
+# A static binary to copy onto any node.
+release:
+	@rustup target list --installed | grep -qx '$(MUSL)' || rustup target add $(MUSL)
+	cargo build --release --locked --target $(MUSL)
+
+run: release
+	$(SUDO) $(BIN) $(ARGS)
+
+test: unit check-release e2e
+
+unit:
+	cargo test --locked
+
+check-release: release
+	@size=$$(stat -c %s $(BIN)); \
+	  if [ $$size -ge $(MAX_SIZE) ]; then echo "FAIL: $(BIN) is $$size bytes, over 2 MiB"; exit 1; fi; \
+	  echo "ok: $(BIN) is $$size bytes"
+	@if command -v file >/dev/null; then \
+	  file -L $(BIN) | grep -q 'statically linked' || { file -L $(BIN); echo "FAIL: not statically linked"; exit 1; }; \
+	  echo "ok: $(BIN) is statically linked"; \
+	else echo "SKIP: 'file' is not installed, static linking not checked"; fi
+
+# Real daemons, namespaces and sockets; needs root (CI installs and starts everything).
+e2e: release
+	python3 tests/e2e/run.py $(BIN)
+
+bench: release
+	python3 bench/run.py $(BIN)
