@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cnetstat benchmark: builds a busy node's socket load, then times cnetstat next to `ss`.
 
-Usage (root): bench/run.py path/to/cnetstat [--sizes 10x1000,50x1000,50x2000] [--reps 5]
+Usage (root): bench/run.py path/to/cnetstat [--sizes 10x1000,50x2000] [--reps 5] [--clean]
 
 For each size PODSxSOCKETS it starts PODS pods, each in its own network namespace
 (`ip netns add cnetstat-bench-<i>`, bind-mounted like a CNI netns) with three processes in
@@ -54,6 +54,8 @@ LOG_CONTAINERS = "/var/log/containers"
 # A TIME_WAIT socket lives 60 s (TCP_TIMEWAIT_LEN) and its timer never fires early.
 TW_WINDOW_S = 57.0
 TW_EXPIRY_WAIT_S = 80.0
+# Tool outputs go to tmpfs so that writing them costs every tool the same little.
+WORK_PARENT = "/dev/shm"
 POD_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pod.py")
 REQUIRED_TOOLS = ("ip", "lsns", "nsenter", "ss", "cat", "xargs", "awk", "find", "bash")
 
@@ -96,8 +98,9 @@ def make_cgroup_dir(mount, rel_parts):
             if os.path.exists(child_knob):
                 with open(os.path.join(parent, knob)) as src:
                     value = src.read().strip()
-                with open(child_knob, "w") as dst:
-                    dst.write(value)
+                if value:  # empty on cgroup v2: inherited, nothing to set
+                    with open(child_knob, "w") as dst:
+                        dst.write(value)
     return path
 
 
@@ -535,12 +538,11 @@ def execute(tool, workdir, timeout=None):
     return run
 
 
-def check_counts(tool, run, reference, window, where):
-    """Compare with ss -tan's counts from the same window, and the bench pods' sockets with
-    what the pods made. Returns False on a mismatch."""
+def check_counts(tool, run, reference, window, where, tally):
+    """Compare one run with ss -tan's counts from the same round, and its count of the bench
+    pods' sockets with what the pods made; tally the MISMATCHes by kind."""
     if tool.expect is None or not reference or run.cut_off or (tool.strict and run.status):
-        return True
-    ok = True
+        return
     got = run.count.get(tool.expect)
     want = reference.get(tool.expect)
     what = "sockets" if tool.expect == "all" else "non-LISTEN sockets"
@@ -548,14 +550,24 @@ def check_counts(tool, run, reference, window, where):
     if bench is not None and bench != window.bench_nonlisten:
         log(f"  MISMATCH {where}: {tool.label} saw {bench} {what} in the bench pods, "
             f"which hold {window.bench_nonlisten}")
-        ok = False
+        tally["bench"] += 1
     if got is not None and got != want:
-        churn = ""
-        if bench == window.bench_nonlisten:
-            churn = " (bench pods exact: the difference is elsewhere on the node)"
-        log(f"  MISMATCH {where}: {tool.label} saw {got} {what}, ss -tan saw {want}{churn}")
-        ok = False
-    return ok
+        exact = " (bench pods exact)" if bench == window.bench_nonlisten else ""
+        log(f"  MISMATCH {where}: {tool.label} saw {got} {what}, ss -tan saw {want}{exact}")
+        tally["total"] += 1
+
+
+def describe_checks(tally, ss_totals):
+    parts = []
+    if tally["bench"]:
+        parts.append(f"{tally['bench']} MISMATCH(ES) in the bench pods")
+    if tally["total"]:
+        spread = ""
+        if min(ss_totals) != max(ss_totals):
+            spread = (f"; ss -tan itself saw {min(ss_totals)}..{max(ss_totals)} across rounds, "
+                      "so other namespaces on this node changed meanwhile")
+        parts.append(f"{tally['total']} total(s) differing from ss -tan{spread}")
+    return "; ".join(parts) or "every count equal to ss -tan's"
 
 
 # ---------------------------------------------------------------- one size
@@ -565,11 +577,18 @@ def fmt_s(seconds):
     return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
 
 
+def netns_seen_by_ss(workdir):
+    """Namespaces in the last ss -tan output: ss prints one header per invocation."""
+    with open(os.path.join(workdir, "ss.out"), "rb") as f:
+        return sum(1 for line in f if line.startswith(b"State"))
+
+
 def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
     window = Window(pods, None)
     log(f"  {window.time_waits} TIME_WAIT made in {window.made_in:.1f} s")
     windows = 1
-    mismatches = 0
+    tally = {"bench": 0, "total": 0}
+    ss_totals = []
     round_estimate = None
     rnd = 0
     while rnd <= reps:  # round 0 is the warm-up
@@ -583,9 +602,10 @@ def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
         order = tools[rnd % len(tools):] + tools[: rnd % len(tools)]
         runs = {tool.key: execute(tool, workdir) for tool in order}
         reference = runs["ss"].count
+        ss_totals.append(reference["all"])
         where = "warm-up" if rnd == 0 else f"round {rnd}"
         for tool in tools:
-            mismatches += not check_counts(tool, runs[tool.key], reference, window, where)
+            check_counts(tool, runs[tool.key], reference, window, where, tally)
         if rnd > 0:
             for tool in tools:
                 if tool.strict and runs[tool.key].status != 0:
@@ -597,8 +617,7 @@ def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
 
     tanp_note = "skipped (--tanp-cap 0)"
     if tanp_cap > 0:
-        ns_count = sum(1 for _ in open(os.path.join(workdir, "ss.out"), "rb")
-                       if _.startswith(b"State"))
+        ns_count = netns_seen_by_ss(workdir)
         ss = statistics.median(r.wall for r in tools[0].runs)
         fd = statistics.median(r.wall for r in tools[2].runs)
         # ss -p readlinks every fd on the node once per namespace.
@@ -613,9 +632,9 @@ def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
             reference = execute(tools[0], workdir).count
             run = execute(tanp, workdir, timeout=min(tanp_cap, max(window.remaining(), 1)))
             tanp.runs.append(run)
-            mismatches += not check_counts(tanp, run, reference, window, "ss -tanp run")
+            check_counts(tanp, run, reference, window, "ss -tanp run", tally)
             tanp_note = "cut off" if run.cut_off else "ran once"
-    return windows, mismatches, tanp_note
+    return windows, describe_checks(tally, ss_totals), tanp_note
 
 
 # ---------------------------------------------------------------- report
@@ -698,17 +717,20 @@ def print_summary(results):
         return
     labels = [t.short for t in results[0]["tools"]] + [results[0]["tanp"].short]
     log("")
-    log("Summary (median wall seconds; cnetstat peak RSS in MiB; markdown for the README):")
+    log("Summary: median wall seconds (and x ss -tan in every netns); cnetstat's peak RSS "
+        "in MiB. Markdown for the README:")
     head = ["pods x sockets", "netns", "sockets"] + labels + ["cnetstat peak RSS"]
     log("| " + " | ".join(head) + " |")
     log("|" + "---|" * len(head))
     for res in results:
         cells = [res["size"], str(res["netns"]), str(res["sockets"])]
+        ss_median = statistics.median(r.wall for r in res["tools"][0].runs)
         for tool in res["tools"] + [res["tanp"]]:
             if tool.runs:
                 med = statistics.median(r.wall for r in tool.runs)
                 cut = any(r.cut_off for r in tool.runs)
-                cells.append((">" if cut else "") + fmt_s(med))
+                ratio = f" ({med / ss_median:.2f}x)" if tool.key != "ss" else ""
+                cells.append((">" if cut else "") + fmt_s(med) + ratio)
             else:
                 cells.append("-")
         cells.append(mib(peak_rss([r for t in res["tools"]
@@ -753,15 +775,13 @@ def main():
     missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
     if missing:
         sys.exit(f"missing commands: {' '.join(missing)}")
-    if args.clean:
-        clean_node()
-        return
-    if not args.binary or not os.access(args.binary, os.X_OK):
-        sys.exit(f"not an executable cnetstat binary: {args.binary}")
-    binary = os.path.abspath(args.binary)
-    sizes = parse_sizes(args.sizes)
-    if args.reps < 1:
-        sys.exit("--reps must be at least 1")
+    if not args.clean:
+        if not args.binary or not os.access(args.binary, os.X_OK):
+            sys.exit(f"not an executable cnetstat binary: {args.binary}")
+        sizes = parse_sizes(args.sizes)
+        if args.reps < 1:
+            sys.exit("--reps must be at least 1")
+        binary = os.path.abspath(args.binary)
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -770,15 +790,26 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     clean_node()
+    # Output files of a killed run (this run's own directory is made below).
+    for old in glob.glob(os.path.join(WORK_PARENT, PREFIX + "*")):
+        shutil.rmtree(old, ignore_errors=True)
+    if args.clean:
+        return
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
     log(f"cnetstat benchmark: {binary} ({version.stdout.strip() or 'no --version'})")
     with open("/proc/sys/net/ipv4/tcp_ehash_entries") as f:
         ehash = f.read().strip()
     log(f"{os.cpu_count()} CPUs, kernel {os.uname().release}, TCP ehash {ehash} buckets, "
         f"{subprocess.run(['ss', '-V'], capture_output=True, text=True).stdout.strip()}")
-    log(f"{args.reps} timed rounds per size after a warm-up round; tools interleaved.")
+    log(f"{args.reps} timed rounds per size after a warm-up round, tools interleaved.")
+    log("Columns: wall seconds; x ss-tan and x raw = median / median of `ss -tan` in every "
+        "netns and of raw tcp + raw fd;")
+    log("peak RSS of the largest process of the tool (GNU time %M); CPU s = user + system "
+        "time of its process tree; sys = the kernel's share of that CPU time.")
+    if not GNU_TIME:
+        log("note: /usr/bin/time (Debian package `time`) is missing: no peak RSS.")
 
-    workdir = tempfile.mkdtemp(prefix=PREFIX, dir="/dev/shm")
+    workdir = tempfile.mkdtemp(prefix=PREFIX, dir=WORK_PARENT)
     results = []
     pods = []
     try:
@@ -794,14 +825,13 @@ def main():
             p = pods[0]
             log(f"  {pod_count} netns, {3 * pod_count} processes, {2 * p.established} "
                 f"ESTABLISHED + 1 LISTEN held per pod, ready in {time.monotonic() - t0:.1f} s")
-            windows, mismatches, tanp_note = measure_size(
+            windows, checks, tanp_note = measure_size(
                 pods, tools, tanp, args.reps, args.tanp_cap, workdir)
             ss_last = tools[0].runs[-1].count
-            netns = sum(1 for line in open(os.path.join(workdir, "ss.out"), "rb")
-                        if line.startswith(b"State"))
+            netns = netns_seen_by_ss(workdir)
             title = (f"{pod_count} pods x {per_pod} sockets: ss -tan saw {ss_last['all']} "
-                     f"sockets in {netns} netns (incl. the host's); {windows} TIME_WAIT "
-                     f"window(s); {'no count mismatch' if not mismatches else f'{mismatches} MISMATCH(ES)'}")
+                     f"sockets in {netns} netns (with the host's and any others); {windows} TIME_WAIT "
+                     f"window(s); {checks}")
             print_size_table(title, tools, tanp, tanp_note,
                              sum(2 * pod.established for pod in pods))
             results.append({"size": f"{pod_count} x {per_pod}", "netns": netns,
