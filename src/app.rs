@@ -44,8 +44,8 @@ pub fn note(message: impl std::fmt::Display) {
 enum Handle {
     /// Through a process in it: `/proc/<pid>/net/tcp`, or setns on `/proc/<pid>/ns/net`.
     Process(u32),
-    /// A namespace no process holds, pinned by an nsfs bind mount, reached
-    /// through PID 1's root so a debug pod's stale view of /run cannot hide it.
+    /// A namespace no process holds: the path of the nsfs bind mount that
+    /// pins it, as this process can open it.
     Mount(PathBuf),
 }
 
@@ -90,10 +90,16 @@ pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
     } else {
         Vec::new()
     };
-    let namespaces = discover_namespaces(&processes, &mounts);
+    let namespaces = discover_namespaces(&processes, &mounts, &mount_opener(&proc, &root));
     let backend = choose_backend(config.backend, live);
     let mut tables = read_tables(&proc, &namespaces, backend, config.states, threads);
-    place_hidden_processes(&proc, &mut processes, &mut tables, config.states);
+    place_hidden_processes(
+        &proc,
+        &mut processes,
+        &namespaces,
+        &mut tables,
+        config.states,
+    );
 
     let wanted: HashSet<u64> = tables
         .iter()
@@ -169,12 +175,13 @@ fn choose_root(config: &Config) -> PathBuf {
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
     let in_container = match (ns("self"), ns("1")) {
         (Some(own), Some(init)) => own != init,
-        // PID 1's namespace is hidden from us only inside a container.
+        // PID 1's link is denied to a debug container without
+        // CAP_SYS_PTRACE; then /host existing decides.
         (Some(_), None) => true,
         _ => false,
     };
     let host = Path::new("/host");
-    if in_container && host.join("proc/1").exists() || in_container && host.join("run").is_dir() {
+    if in_container && (host.join("proc/1").exists() || host.join("run").is_dir()) {
         note("running in a container: reading the node's files under /host (--root / to override)");
         return host.to_path_buf();
     }
@@ -242,86 +249,63 @@ fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<ProcessIn
     (processes, unreadable)
 }
 
-/// Processes whose namespace link could not be read still show their
-/// namespace's table through `/proc/<pid>/net/tcp`. One table is read per
-/// pod or container (they share a namespace); a table holding a socket of a
-/// namespace already read is that namespace, any other is a namespace of its
-/// own, identified by the pid it was read through.
+/// Processes whose namespace link could not be read (ptrace access denied)
+/// still show their namespace's table through `/proc/<pid>/net/tcp`, and
+/// that file's inode number is the namespace's own: the kernel registers the
+/// `tcp` entry once per namespace, and stat needs no ptrace access. So a
+/// hidden process joins the namespace whose `tcp` entry it shares, and the
+/// rest are read once per such entry, as namespaces whose inode is unknown.
 fn place_hidden_processes(
     proc: &ProcFs,
     processes: &mut [ProcessInfo],
+    namespaces: &[Namespace],
     tables: &mut Vec<NamespaceSockets>,
     states: StateSet,
 ) {
-    let mut groups: HashMap<(Option<String>, Option<String>), Vec<usize>> = HashMap::new();
-    for (index, process) in processes.iter().enumerate() {
-        if let NetnsId::Hidden(_) = process.netns {
-            let cgroup = process.cgroup.clone().unwrap_or_default();
-            let key = match cgroup.pod_uid {
-                Some(uid) => (Some(uid), None),
-                None => (None, cgroup.container_id),
-            };
-            groups.entry(key).or_default().push(index);
-        }
-    }
-    if groups.is_empty() {
+    let table_inode = |pid: u32| {
+        std::fs::metadata(proc.pid_path(pid, "net/tcp"))
+            .ok()
+            .map(|m| m.ino())
+    };
+    if !processes
+        .iter()
+        .any(|p| matches!(p.netns, NetnsId::Hidden(_)))
+    {
         return;
     }
-    let mut known: HashMap<SocketKey, NetnsId> = HashMap::new();
-    for table in tables.iter() {
-        for socket in &table.sockets {
-            known.insert(SocketKey::of(socket), table.netns);
-        }
-    }
+    let mut by_table: HashMap<u64, NetnsId> = namespaces
+        .iter()
+        .filter_map(|ns| match ns.handle {
+            Handle::Process(pid) => Some((table_inode(pid)?, NetnsId::Inode(ns.inode))),
+            Handle::Mount(_) => None,
+        })
+        .collect();
     let mut buf = Vec::new();
-    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-    groups.sort_unstable();
-    for members in groups {
-        let through = processes[members[0]].pid;
+    for process in processes.iter_mut() {
+        let NetnsId::Hidden(pid) = process.netns else {
+            continue;
+        };
+        let Some(key) = table_inode(pid) else {
+            continue;
+        };
+        if let Some(&netns) = by_table.get(&key) {
+            process.netns = netns;
+            continue;
+        }
+        by_table.insert(key, process.netns);
         let mut sockets = Vec::new();
         let read = [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)]
             .into_iter()
             .try_for_each(|(file, proto)| {
-                let path = proc.pid_path(through, file);
-                read_table(&path, proto, StateSet::ALL, &mut buf, &mut sockets)
+                let path = proc.pid_path(pid, file);
+                read_table(&path, proto, states, &mut buf, &mut sockets)
             });
-        if let Err(err) = read {
-            warn(err);
-            continue;
-        }
-        let netns = sockets
-            .iter()
-            .find_map(|socket| known.get(&SocketKey::of(socket)).copied())
-            .unwrap_or(NetnsId::Hidden(through));
-        for &index in &members {
-            processes[index].netns = netns;
-        }
-        if netns == NetnsId::Hidden(through) {
-            sockets.retain(|socket| states.contains(socket.state));
-            tables.push(NamespaceSockets { netns, sockets });
-        }
-    }
-}
-
-/// What tells two tables are of one namespace: a socket inode is unique on
-/// the node, and an ownerless socket's four-tuple within a namespace.
-#[derive(PartialEq, Eq, Hash)]
-enum SocketKey {
-    Inode(u64),
-    Tuple(Proto, std::net::IpAddr, u16, std::net::IpAddr, u16),
-}
-
-impl SocketKey {
-    fn of(socket: &Socket) -> SocketKey {
-        match socket.inode {
-            0 => SocketKey::Tuple(
-                socket.proto,
-                socket.local,
-                socket.local_port,
-                socket.remote,
-                socket.remote_port,
-            ),
-            inode => SocketKey::Inode(inode),
+        match read {
+            Ok(()) => tables.push(NamespaceSockets {
+                netns: process.netns,
+                sockets,
+            }),
+            Err(err) => warn(err),
         }
     }
 }
@@ -375,9 +359,9 @@ fn report_unreadable(unreadable: &Unreadable, total: usize) {
         return;
     };
     warn(format_args!(
-        "could not read the network namespace of {} and the open files of {} of {total} processes \
-         (first: {first}); their namespaces are missing and their sockets show no process. \
-         Run as root with CAP_SYS_PTRACE and CAP_SYS_ADMIN (sudo, or kubectl debug --profile=sysadmin)",
+        "could not read the namespace link of {} and the open files of {} of {total} processes \
+         (first: {first}): sockets they hold show no process, and a namespace only they are in \
+         shows no inode. Run as root with CAP_SYS_PTRACE (sudo, or kubectl debug --profile=sysadmin)",
         unreadable.namespaces, unreadable.fd_tables
     ));
 }
@@ -397,8 +381,29 @@ fn pinned_namespaces(proc: &ProcFs) -> Vec<mountinfo::NsMount> {
     }
 }
 
+/// How to open a bind mount PID 1's mount table lists: through PID 1's root,
+/// since a debug pod's view of /host/run misses mounts made after it started
+/// (runtimes.md P3); where that is denied (these machines' PID 1 has a
+/// capability root lacks), through the host root.
+fn mount_opener<'a>(proc: &'a ProcFs, root: &'a HostRoot) -> impl Fn(&Path) -> PathBuf + 'a {
+    let init_root = proc.pid_path(1, "root");
+    let through_init = std::fs::read_dir(&init_root).is_ok();
+    move |mount_point| {
+        if through_init {
+            init_root.join(mount_point.strip_prefix("/").unwrap_or(mount_point))
+        } else {
+            root.resolve(mount_point)
+                .unwrap_or_else(|_| mount_point.to_path_buf())
+        }
+    }
+}
+
 /// One handle per namespace: its lowest pid, else its first bind mount.
-fn discover_namespaces(processes: &[ProcessInfo], mounts: &[mountinfo::NsMount]) -> Vec<Namespace> {
+fn discover_namespaces(
+    processes: &[ProcessInfo],
+    mounts: &[mountinfo::NsMount],
+    open_path: &impl Fn(&Path) -> PathBuf,
+) -> Vec<Namespace> {
     let mut seen = HashSet::new();
     let mut namespaces = Vec::new();
     for process in processes {
@@ -416,7 +421,7 @@ fn discover_namespaces(processes: &[ProcessInfo], mounts: &[mountinfo::NsMount])
         if seen.insert(mount.inode) {
             namespaces.push(Namespace {
                 inode: mount.inode,
-                handle: Handle::Mount(mount.mount_point.clone()),
+                handle: Handle::Mount(open_path(&mount.mount_point)),
             });
         }
     }
@@ -450,11 +455,24 @@ fn read_tables(
         })
     });
     let mut tables = Vec::with_capacity(results.len());
+    let mut failed = 0;
     for result in results {
         match result {
             Ok(table) => tables.push(table),
-            Err(err) => warn(err),
+            // One line however many fail: a debug pod without CAP_SYS_ADMIN
+            // fails the same way for every pinned namespace.
+            Err(err) if failed == 0 => {
+                failed += 1;
+                warn(err)
+            }
+            Err(_) => failed += 1,
         }
+    }
+    if failed > 1 {
+        warn(format_args!(
+            "{} more network namespaces could not be read the same way",
+            failed - 1
+        ));
     }
     tables
 }
@@ -469,11 +487,7 @@ fn read_namespace(
 ) -> Result<(), String> {
     let ns_file = match &ns.handle {
         Handle::Process(pid) => proc.pid_path(*pid, "ns/net"),
-        Handle::Mount(mount_point) => {
-            let mut path = proc.pid_path(1, "root");
-            path.push(mount_point.strip_prefix("/").unwrap_or(mount_point));
-            path
-        }
+        Handle::Mount(path) => path.clone(),
     };
     let context = |what: &dyn std::fmt::Display| {
         format!(
@@ -565,12 +579,10 @@ enum DockerOutcome {
 }
 
 fn docker_containers(root: &HostRoot) -> Option<DockerOutcome> {
-    let endpoint = match std::env::var("DOCKER_HOST") {
-        Ok(value) if !value.is_empty() => match docker::parse_docker_host(&value) {
-            Ok(endpoint) => endpoint,
-            Err(err) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST={value}: {err}"))),
-        },
-        _ => {
+    let endpoint = match docker::endpoint_from_env() {
+        Some(Ok(endpoint)) => endpoint,
+        Some(Err(err)) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST: {err}"))),
+        None => {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
             let found = candidates
                 .iter()

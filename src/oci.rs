@@ -293,9 +293,16 @@ mod tests {
             "io.kubernetes.cri.container-type":"sandbox",
             "io.kubernetes.cri.sandbox-namespace":"shop",
             "io.kubernetes.cri.sandbox-name":"web-0",
-            "io.kubernetes.cri.sandbox-log-directory":"/var/log/pods/shop_web-0_0c1d/"}}"#;
+            "io.kubernetes.cri.sandbox-log-directory":"/var/log/pods/shop_web-0_0c1d5a3e-7b2f-4c8d-9e01-23456789abcd/"}}"#;
         let got = parse_config_json(spec, "a").unwrap();
-        assert_eq!(got.container.pod, pod("shop", "web-0", Some("0c1d")));
+        assert_eq!(
+            got.container.pod,
+            pod(
+                "shop",
+                "web-0",
+                Some("0c1d5a3e-7b2f-4c8d-9e01-23456789abcd")
+            )
+        );
         assert_eq!(got.container.netns_path, None);
     }
 

@@ -388,9 +388,11 @@ fn without_docker_names_container_ids_from_cgroups_remain() {
         );
         let rows = json_lines(&output);
         assert_eq!(rows.len(), 10);
-        assert_eq!(rows[0]["container_id"], CLIENT_ID);
-        assert_eq!(rows[0]["pid"], 14646);
-        assert_eq!(rows[0]["runtime"], "docker");
+        let client = rows.iter().find(|row| row["local_port"] == 41414).unwrap();
+        assert_eq!(client["container_id"], CLIENT_ID);
+        assert_eq!(client["container"], Value::Null);
+        assert_eq!(client["pid"], 14646);
+        assert_eq!(client["runtime"], "docker");
         assert!(rows.iter().all(|row| row["pod"].is_null()));
     }
     // No socket at all where DOCKER_HOST points.

@@ -1,0 +1,243 @@
+//! Tests on the live node: real network namespaces, real processes holding
+//! real sockets, real TIME_WAITs. They need root (to make namespaces) and
+//! python3 (to hold sockets); without them each test says SKIP and passes,
+//! and `make test` runs the fuller tests/e2e harness, which never skips in CI.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+fn can_run(test: &str) -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["ip", "python3"]
+        .iter()
+        .all(|tool| Command::new(tool).arg("-V").output().is_ok());
+    if !(root && tools) {
+        eprintln!("SKIP {test}: needs root, ip and python3");
+    }
+    root && tools
+}
+
+/// A network namespace made with `ip netns add`, deleted when dropped.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "cnetstat-live-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        run("ip", &["netns", "add", &name]);
+        run("ip", &["-n", &name, "link", "set", "lo", "up"]);
+        Netns { name }
+    }
+
+    fn inode(&self) -> u64 {
+        std::fs::metadata(format!("/run/netns/{}", self.name))
+            .unwrap()
+            .ino()
+    }
+
+    /// Runs python3 in the namespace; it prints one line when its sockets
+    /// are in place, which is returned with the child.
+    fn python(&self, script: &str) -> (Child, String) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3", "-c", script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (child, line.trim().to_owned())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program).args(args).status().unwrap();
+    assert!(status.success(), "{program} {args:?}");
+}
+
+/// A listener on 127.0.0.1:7000, a connection to it that stays open, and a
+/// TIME_WAIT left by a second connection whose client closed first.
+const HOLD_SOCKETS: &str = r#"
+import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 7000)); l.listen()
+c = socket.create_connection(("127.0.0.1", 7000)); a, _ = l.accept()
+t = socket.create_connection(("127.0.0.1", 7000)); ta, _ = l.accept()
+closed_port = t.getsockname()[1]
+t.close(); time.sleep(0.1); ta.close()
+print(c.getsockname()[1], closed_port, flush=True)
+time.sleep(120)
+"#;
+
+/// Leaves one TIME_WAIT and exits, so only the bind mount holds the namespace.
+const LEAVE_TIME_WAIT: &str = r#"
+import socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 7001)); l.listen()
+t = socket.create_connection(("127.0.0.1", 7001)); ta, _ = l.accept()
+port = t.getsockname()[1]
+t.close(); time.sleep(0.1); ta.close(); l.close()
+print(port, flush=True)
+"#;
+
+fn cnetstat(args: &[&str]) -> (Vec<Value>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let rows = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (rows, stderr)
+}
+
+fn rows_of(rows: &[Value], netns: u64) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|row| row["netns"] == netns)
+        .map(|row| row.to_string())
+        .collect()
+}
+
+#[test]
+fn both_backends_agree_on_the_same_live_sockets() {
+    if !can_run("both_backends_agree_on_the_same_live_sockets") {
+        return;
+    }
+    let held = Netns::new();
+    let pinned = Netns::new();
+    let (child, ports) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    let mut ports = ports.split(' ').map(|p| p.parse::<u64>().unwrap());
+    let (open_port, closed_port) = (ports.next().unwrap(), ports.next().unwrap());
+    let (mut exited, pinned_port) = pinned.python(LEAVE_TIME_WAIT);
+    exited.wait().unwrap();
+    let pinned_port: u64 = pinned_port.parse().unwrap();
+
+    let (by_proc, _) = cnetstat(&["-a", "--format", "json", "--backend", "proc"]);
+    let (by_netlink, _) = cnetstat(&["-a", "--format", "json", "--backend", "netlink"]);
+    for ns in [&held, &pinned] {
+        let (text, netlink) = (
+            rows_of(&by_proc, ns.inode()),
+            rows_of(&by_netlink, ns.inode()),
+        );
+        assert!(!text.is_empty(), "namespace {} not listed", ns.name);
+        assert_eq!(text, netlink, "backends differ on {}", ns.name);
+    }
+
+    let held_rows: Vec<&Value> = by_proc
+        .iter()
+        .filter(|r| r["netns"] == held.inode())
+        .collect();
+    let find = |local_port: u64, state: &str| {
+        held_rows
+            .iter()
+            .find(|r| r["local_port"] == local_port && r["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} on {local_port}: {held_rows:#?}"))
+    };
+    let listener = find(7000, "LISTEN");
+    assert_eq!(listener["process"], "python3");
+    assert_eq!(listener["attribution"], "process");
+    assert_eq!(find(open_port, "ESTABLISHED")["pid"], listener["pid"]);
+    let time_wait = find(closed_port, "TIME_WAIT");
+    assert_eq!(time_wait["inode"], 0);
+    assert_eq!(time_wait["pid"], Value::Null);
+    // A namespace of no container: nobody to attribute the TIME_WAIT to.
+    assert_eq!(time_wait["attribution"], "none");
+    assert_eq!(held_rows.len(), 4, "{held_rows:#?}");
+
+    let pinned_rows: Vec<&Value> = by_proc
+        .iter()
+        .filter(|r| r["netns"] == pinned.inode())
+        .collect();
+    assert_eq!(pinned_rows.len(), 1, "{pinned_rows:#?}");
+    assert_eq!(pinned_rows[0]["local_port"], pinned_port);
+    assert_eq!(pinned_rows[0]["state"], "TIME_WAIT");
+}
+
+#[test]
+fn state_filter_is_the_same_pushed_into_the_kernel_or_applied_to_text() {
+    if !can_run("state_filter_is_the_same_pushed_into_the_kernel_or_applied_to_text") {
+        return;
+    }
+    let held = Netns::new();
+    let (child, _) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    for state in ["time-wait", "listen", "established"] {
+        let (text, _) = cnetstat(&["--state", state, "--format", "json", "--backend", "proc"]);
+        let (kernel, _) = cnetstat(&["--state", state, "--format", "json", "--backend", "netlink"]);
+        let (text, kernel) = (rows_of(&text, held.inode()), rows_of(&kernel, held.inode()));
+        let expected = if state == "established" { 2 } else { 1 };
+        assert_eq!(text.len(), expected, "{state}: {text:#?}");
+        assert_eq!(text, kernel, "{state}");
+    }
+}
+
+#[test]
+fn an_unprivileged_user_gets_what_proc_allows_and_one_warning() {
+    if !can_run("an_unprivileged_user_gets_what_proc_allows_and_one_warning") {
+        return;
+    }
+    let held = Netns::new();
+    let (child, _) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(["-a", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("could not read").count(), 1, "{stderr}");
+    assert!(stderr.contains("CAP_SYS_PTRACE"), "{stderr}");
+    // The root-owned process's namespace link is hidden, but its table is
+    // still read through /proc/<pid>/net/tcp: its sockets are listed,
+    // without the process and without the namespace inode.
+    let rows: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let listener = rows
+        .iter()
+        .find(|r| r["local_port"] == 7000 && r["state"] == "LISTEN")
+        .unwrap_or_else(|| panic!("listener missing: {rows:#?}"));
+    assert_eq!(listener["pid"], Value::Null);
+    assert_eq!(listener["netns"], Value::Null);
+}
