@@ -10,7 +10,8 @@ Started by bench/run.py, never by hand. Shaped like a pod on a cgroupfs (v1) kub
           process owns (inode 0), as a busy client pod does.
 
 Each process joins its own container cgroup /kubepods/burstable/pod<uid>/<64hex> in every
-v1 hierarchy, so /proc/<pid>/cgroup reads as it does under containerd or cri-dockerd.
+mounted hierarchy (the v1 controllers, and the v2 tree of a hybrid host, as runc does), so
+/proc/<pid>/cgroup reads as it does under containerd or cri-dockerd with the cgroupfs driver.
 All connections go over 127.0.0.1 inside the pod's namespace, so the socket count is exact.
 
 Protocol on stdin/stdout (one line each): the client prints `ready <established>`,
