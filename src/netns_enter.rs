@@ -17,6 +17,9 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// linux/magic.h
+const NSFS_MAGIC: u64 = 0x6e73_6673;
+
 /// Why a namespace could not be entered. Each variant names the file.
 #[derive(Debug)]
 pub enum EnterError {
@@ -116,7 +119,8 @@ fn enter(ns_file: &Path) -> Result<(), EnterError> {
             source,
         });
     }
-    if fs.f_type != libc::NSFS_MAGIC {
+    // f_type is signed on glibc and unsigned on musl; the magic fits both.
+    if fs.f_type as u64 != NSFS_MAGIC {
         return Err(EnterError::NotNsfs { path: path() });
     }
     // SAFETY: setns only reads the fd, which stays open until `file` drops.
