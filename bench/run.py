@@ -1,0 +1,861 @@
+#!/usr/bin/env python3
+"""cnetstat benchmark: builds a busy node's socket load, then times cnetstat next to `ss`.
+
+Usage (root): bench/run.py path/to/cnetstat [--sizes 10x1000,50x2000] [--reps 5] [--clean]
+
+For each size PODSxSOCKETS it starts PODS pods, each in its own network namespace
+(`ip netns add cnetstat-bench-<i>`, bind-mounted like a CNI netns) with three processes in
+kubelet-shaped cgroupfs directories /kubepods/burstable/pod<uid>/<64hex> (see bench/pod.py):
+a pause process, a server holding a listener and its accepted connections, and a client
+holding the other ends and leaving TIME_WAITs. SOCKETS per pod = 1 listener + ESTABLISHED
+(both ends) + TIME_WAIT. Kubelet log dirs and /var/log/containers links name the pods.
+
+Then, in one run on this machine, each tool below runs --reps times, interleaved in rotating
+order after one unrecorded warm-up round, and the table shows median and min wall time:
+
+  ss -tan   in every netns: `lsns -t net -n -o NS,PID` + `nsenter -t PID -n ss -tan` per netns
+  ss -tanp  the same with owners, once per size (slow: its time grows with netns x fds)
+  raw tcp   `cat` of /proc/<pid>/net/tcp and tcp6 for one pid per netns (lsns + xargs cat)
+  raw fd    `find` readlinking every /proc/*/fd/* entry (what any owner lookup must do)
+  cnetstat  --format json and --summary, with each --backend the binary offers
+
+Every TIME_WAIT lives 60 s, so the counts only hold still inside a 60 s window after they
+are made. Measurements run in such windows; a new window first waits for the old TIME_WAITs
+to expire, then makes fresh ones, so that every tool in a round sees the same sockets and
+cnetstat's count can be checked against ss's (a MISMATCH line says when it is not equal).
+
+Everything is named cnetstat-bench-* (pods: Kubernetes namespace cnetstat-bench, uid prefix
+0cbe0000-) and removed at the end, on error and on Ctrl-C; leftovers from a killed run are
+removed before starting. `--clean` only removes leftovers.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+PREFIX = "cnetstat-bench-"
+K8S_NAMESPACE = "cnetstat-bench"
+POD_UID_PREFIX = "0cbe0000-0000-4000-8000-"
+QOS_DIRS = ("kubepods", "burstable")
+NETNS_DIR = "/run/netns"
+LOG_PODS = "/var/log/pods"
+LOG_CONTAINERS = "/var/log/containers"
+# A TIME_WAIT socket lives 60 s (TCP_TIMEWAIT_LEN) and its timer never fires early.
+TW_WINDOW_S = 57.0
+TW_EXPIRY_WAIT_S = 80.0
+# Tool outputs go to tmpfs so that writing them costs every tool the same little.
+WORK_PARENT = "/dev/shm"
+POD_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pod.py")
+REQUIRED_TOOLS = ("ip", "lsns", "nsenter", "ss", "cat", "xargs", "awk", "find", "bash")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- node objects
+
+
+def cgroup_mounts():
+    """Mount points of every cgroup hierarchy (v1 controllers and the v2 tree)."""
+    mounts = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3 and fields[2] in ("cgroup", "cgroup2"):
+                mounts.append(fields[1])
+    return mounts
+
+
+def bench_pod_cgroup_dirs():
+    found = []
+    for mount in cgroup_mounts():
+        found += glob.glob(os.path.join(mount, *QOS_DIRS, "pod" + POD_UID_PREFIX + "*"))
+    return found
+
+
+def make_cgroup_dir(mount, rel_parts):
+    """mkdir -p under one hierarchy; a new cpuset dir must get cpus and mems before tasks."""
+    path = mount
+    for part in rel_parts:
+        parent, path = path, os.path.join(path, part)
+        if os.path.isdir(path):
+            continue
+        os.mkdir(path)
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            child_knob = os.path.join(path, knob)
+            if os.path.exists(child_knob):
+                with open(os.path.join(parent, knob)) as src:
+                    value = src.read().strip()
+                if value:  # empty on cgroup v2: inherited, nothing to set
+                    with open(child_knob, "w") as dst:
+                        dst.write(value)
+    return path
+
+
+def ip_batch(commands):
+    if commands:
+        subprocess.run(
+            ["ip", "-batch", "-"], input="\n".join(commands) + "\n", text=True, check=True
+        )
+
+
+def bench_netns_names():
+    if not os.path.isdir(NETNS_DIR):
+        return []
+    return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(PREFIX))
+
+
+def kill_pids_in(cgroup_dirs):
+    alive = 0
+    for d in cgroup_dirs:
+        for procs in glob.glob(os.path.join(d, "*", "cgroup.procs")):
+            try:
+                with open(procs) as f:
+                    pids = [int(p) for p in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                alive += 1
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    return alive
+
+
+def remove_cgroup_tree(path, deadline):
+    """rmdir leaves first; a cgroup whose last task is still exiting gives EBUSY for a moment."""
+    for sub in sorted(glob.glob(os.path.join(path, "*", "")), reverse=True):
+        remove_cgroup_tree(sub.rstrip("/"), deadline)
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def clean_node(pods=()):
+    """Remove every object this benchmark creates, whether from this run or a killed one."""
+    for pod in pods:
+        pod.stop()
+    dirs = bench_pod_cgroup_dirs()
+    deadline = time.monotonic() + 15
+    while kill_pids_in(dirs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pod in pods:
+        pod.reap()
+    for d in dirs:
+        remove_cgroup_tree(d, deadline)
+    ip_batch([f"netns del {n}" for n in bench_netns_names()])
+    for d in glob.glob(os.path.join(LOG_PODS, K8S_NAMESPACE + "_*")):
+        shutil.rmtree(d, ignore_errors=True)
+    for link in glob.glob(os.path.join(LOG_CONTAINERS, f"*_{K8S_NAMESPACE}_*.log")):
+        os.unlink(link)
+
+
+def kernel_tcp_objects():
+    """Live TCP and TIME_WAIT socket objects in the whole kernel (every netns), from slabinfo."""
+    total = 0
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                name, _, rest = line.partition(" ")
+                if name in ("TCP", "TCPv6", "tw_sock_TCP", "tw_sock_TCPv6"):
+                    total += int(rest.split()[0])
+    except OSError:
+        return None
+    return total
+
+
+def wait_kernel_sockets_freed(baseline):
+    """Sockets of deleted namespaces are freed asynchronously; they still lengthen every
+    hash-table walk until then, so the next size must not start while they linger."""
+    if baseline is None:
+        time.sleep(2)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = kernel_tcp_objects()
+        if now is None or now <= baseline + 2000:
+            return
+        time.sleep(0.2)
+    log(f"  note: {kernel_tcp_objects() - baseline} TCP objects still allocated after 30 s")
+
+
+@dataclass
+class Pod:
+    index: int
+    established: int
+    time_wait: int
+    workdir: str
+    proc: subprocess.Popen = None
+
+    @property
+    def netns(self):
+        return PREFIX + str(self.index)
+
+    @property
+    def name(self):
+        return f"load-{self.index}"
+
+    @property
+    def uid(self):
+        return f"{POD_UID_PREFIX}{self.index:012x}"
+
+    def container_id(self, container):
+        return hashlib.sha256(f"{PREFIX}{self.uid}/{container}".encode()).hexdigest()
+
+    def cgroup_dirs(self, container):
+        rel = [*QOS_DIRS, "pod" + self.uid, self.container_id(container)]
+        return [make_cgroup_dir(m, rel) for m in cgroup_mounts()]
+
+    def write_kubelet_logs(self):
+        os.makedirs(LOG_CONTAINERS, exist_ok=True)
+        pod_dir = os.path.join(LOG_PODS, f"{K8S_NAMESPACE}_{self.name}_{self.uid}")
+        for container in ("server", "client"):
+            os.makedirs(os.path.join(pod_dir, container), exist_ok=True)
+            log_file = os.path.join(pod_dir, container, "0.log")
+            open(log_file, "a").close()
+            cid = self.container_id(container)
+            link = os.path.join(
+                LOG_CONTAINERS, f"{self.name}_{K8S_NAMESPACE}_{container}-{cid}.log"
+            )
+            if not os.path.lexists(link):
+                os.symlink(log_file, link)
+
+    def start(self):
+        self.write_kubelet_logs()
+        argv = [
+            sys.executable,
+            POD_PY,
+            "--netns",
+            os.path.join(NETNS_DIR, self.netns),
+            "--established",
+            str(self.established),
+            "--time-wait",
+            str(self.time_wait),
+        ]
+        for container in ("pause", "server", "client"):
+            argv += [f"--{container}-cgroups", ":".join(self.cgroup_dirs(container))]
+        self.stderr_path = os.path.join(self.workdir, f"pod-{self.index}.err")
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True
+            )
+
+    def expect(self, word):
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != word:
+            with open(self.stderr_path) as f:
+                err = f.read().strip()
+            raise RuntimeError(f"pod {self.index}: expected '{word} N', got {line}: {err}")
+        return int(line[1])
+
+    def send(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+
+    def tcp_counters(self):
+        with open(f"/proc/{self.proc.pid}/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    fields = line.split()[1:]
+                    return {k: int(v) for k, v in zip(fields[::2], fields[1::2])}
+        return {}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+
+    def reap(self):
+        if self.proc:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self.proc.wait()
+
+
+def start_pods(count, sockets_per_pod, established_share, workdir):
+    pairs = max(1, round(sockets_per_pod * established_share / 2))
+    time_wait = sockets_per_pod - 1 - 2 * pairs
+    if time_wait < 0:
+        sys.exit(f"{sockets_per_pod} sockets per pod is too few")
+    pods = [Pod(i, pairs, time_wait, workdir) for i in range(count)]
+    ip_batch([f"netns add {p.netns}" for p in pods])
+    for pod in pods:
+        pod.start()
+    return pods
+
+
+# ---------------------------------------------------------------- TIME_WAIT windows
+
+
+class Window:
+    """A stretch of time in which every bench TIME_WAIT socket exists and none expires."""
+
+    def __init__(self, pods, previous):
+        if previous is not None:
+            deadline = previous.started + TW_EXPIRY_WAIT_S
+            while any(p.tcp_counters().get("tw", 0) for p in pods):
+                if time.monotonic() > deadline:
+                    log("  note: old TIME_WAITs outlived 80 s; counts may drift")
+                    break
+                time.sleep(0.5)
+        self.started = time.monotonic()
+        for pod in pods:
+            pod.send("tw")
+        self.time_waits = sum(pod.expect("tw") for pod in pods)
+        self.bench_nonlisten = self.time_waits + sum(2 * pod.established for pod in pods)
+        self.made_in = time.monotonic() - self.started
+        self.deadline = self.started + TW_WINDOW_S
+
+    def remaining(self):
+        return self.deadline - time.monotonic()
+
+
+# ---------------------------------------------------------------- tools
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    sys_cpu: float
+    rss_kib: int
+    count: dict
+    status: int
+    cut_off: bool
+
+
+@dataclass
+class Tool:
+    key: str
+    label: str
+    short: str
+    argv: list
+    counter: object
+    # Compared with ss -tan's count: "all" (every state) or "nonlisten" (cnetstat's default).
+    expect: str = None
+    # cnetstat's runs must succeed. The shell baselines race with processes that exit between
+    # lsns and nsenter/cat (other containers on a live node), so their status is not checked.
+    strict: bool = False
+    runs: list = field(default_factory=list)
+    failures: int = 0
+
+
+RUNNING = {}
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
+def run_measured(argv, out_path, err_path, timeout=None):
+    """Run argv to completion (or kill its process group after timeout seconds).
+
+    Peak RSS comes from GNU time, not from wait4: a child forked from this Python process
+    inherits its ~20 MiB high-water mark through exec, which would hide a small tool's own.
+    """
+    rss_path = err_path + ".rss"
+    if GNU_TIME:
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_path, *argv]
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+        )
+        RUNNING[proc.pid] = proc
+        cut_off = threading.Event()
+
+        def kill_group():
+            cut_off.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout, kill_group) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        finally:
+            if timer:
+                timer.cancel()
+            RUNNING.pop(proc.pid, None)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    rss_kib = None
+    if GNU_TIME and not cut_off.is_set():
+        with open(rss_path) as f:
+            last = f.read().strip().splitlines()[-1:]
+        rss_kib = int(last[0]) if last and last[0].isdigit() else None
+    return Run(
+        wall=wall,
+        cpu=ru.ru_utime + ru.ru_stime,
+        sys_cpu=ru.ru_stime,
+        rss_kib=rss_kib,
+        count={},
+        status=proc.returncode,
+        cut_off=cut_off.is_set(),
+    )
+
+
+def count_ss(data):
+    total = listen = 0
+    for line in data.split(b"\n"):
+        if not line or line.startswith(b"State"):
+            continue
+        total += 1
+        if line.startswith(b"LISTEN"):
+            listen += 1
+    return {"all": total, "nonlisten": total - listen}
+
+
+def count_proc_tcp(data):
+    rows = 0
+    for line in data.split(b"\n"):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(b"sl "):
+            rows += 1
+    return {"all": rows}
+
+
+def count_lines(data):
+    return {"lines": data.count(b"\n")}
+
+
+def count_summary(data):
+    """Sum of the groups' "count" in the JSON Lines summary, in all and in the bench pods."""
+    total = bench = 0
+    named = False
+    for line in data.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return {}
+        value = row.get("count") if isinstance(row, dict) else None
+        if not isinstance(value, int):
+            return {}
+        total += value
+        named = named or "namespace" in row
+        if row.get("namespace") == K8S_NAMESPACE:
+            bench += value
+    return {"nonlisten": total, "bench": bench} if named else {"nonlisten": total}
+
+
+BENCH_ROW = f'"namespace":"{K8S_NAMESPACE}"'.encode()
+
+
+def count_json_lines(data):
+    """Rows of `--format json`; of those, the bench pods' and the ones naming a container."""
+    counts = {"nonlisten": data.count(b"\n")}
+    if b'"namespace":' not in data:
+        return counts
+    counts["bench"] = data.count(BENCH_ROW)
+    if counts["bench"]:
+        counts["bench_in_container"] = sum(
+            1 for line in data.split(b"\n")
+            if BENCH_ROW in line and b'"container":null' not in line)
+    return counts
+
+
+SS_IN_EVERY_NETNS = (
+    'lsns -t net -n -o NS,PID | while read -r ns pid; do nsenter -t "$pid" -n ss {flags}; done'
+)
+RAW_TCP = (
+    "lsns -t net -n -o PID"
+    " | awk '{print \"/proc/\" $1 \"/net/tcp\"; print \"/proc/\" $1 \"/net/tcp6\"}'"
+    " | xargs cat"
+)
+# find exits 1 when a process vanishes mid-walk; that is not a failure here.
+RAW_FD = "find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null || true"
+
+
+def cnetstat_features(binary):
+    try:
+        out = subprocess.run(
+            [binary, "--help"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out
+
+
+def build_tools(binary):
+    helptext = cnetstat_features(binary)
+    backends = ["proc", "netlink"] if "--backend" in helptext else [None]
+    tools = [
+        Tool("ss", "ss -tan, every netns", "ss -tan",
+             ["bash", "-c", SS_IN_EVERY_NETNS.format(flags="-tan")], count_ss, "all"),
+        Tool("raw_tcp", "raw: cat tcp+tcp6, every netns", "raw tcp",
+             ["bash", "-c", RAW_TCP], count_proc_tcp, "all"),
+        Tool("raw_fd", "raw: readlink /proc/*/fd/*", "raw fd",
+             ["bash", "-c", RAW_FD], count_lines),
+    ]
+    for mode, args, counter in (
+        ("json", ["--format", "json"], count_json_lines),
+        ("summary", ["--summary", "--format", "json"], count_summary),
+    ):
+        for backend in backends:
+            extra = ["--backend", backend] if backend else []
+            label = f"cnetstat --{'format json' if mode == 'json' else mode}"
+            if backend:
+                label += f" --backend {backend}"
+            tools.append(Tool(f"{mode}_{backend}", label, f"{mode} {backend or ''}".strip(),
+                              [binary, *args, *extra], counter, "nonlisten", strict=True))
+    tanp = Tool("ss_p", "ss -tanp, every netns (once)", "ss -tanp",
+                ["bash", "-c", SS_IN_EVERY_NETNS.format(flags="-tanp")], count_ss, "all")
+    return tools, tanp
+
+
+def execute(tool, workdir, timeout=None):
+    out = os.path.join(workdir, tool.key + ".out")
+    err = os.path.join(workdir, tool.key + ".err")
+    run = run_measured(tool.argv, out, err, timeout)
+    with open(out, "rb") as f:
+        run.count = tool.counter(f.read())
+    if tool.strict and run.status != 0:
+        with open(err, "rb") as f:
+            tail = f.read()[-300:].decode(errors="replace").strip()
+        log(f"  {tool.label}: exit status {run.status}: {tail}")
+    return run
+
+
+def check_counts(tool, run, reference, window, where, tally):
+    """Compare one run with ss -tan's counts from the same round, and its count of the bench
+    pods' sockets with what the pods made; tally the MISMATCHes by kind."""
+    if tool.expect is None or not reference or run.cut_off or (tool.strict and run.status):
+        return
+    got = run.count.get(tool.expect)
+    want = reference.get(tool.expect)
+    what = "sockets" if tool.expect == "all" else "non-LISTEN sockets"
+    bench = run.count.get("bench")
+    if bench is not None and bench != window.bench_nonlisten:
+        log(f"  MISMATCH {where}: {tool.label} saw {bench} {what} in the bench pods, "
+            f"which hold {window.bench_nonlisten}")
+        tally["bench"] += 1
+    if got is not None and got != want:
+        exact = " (bench pods exact)" if bench == window.bench_nonlisten else ""
+        log(f"  MISMATCH {where}: {tool.label} saw {got} {what}, ss -tan saw {want}{exact}")
+        tally["total"] += 1
+
+
+def describe_checks(tally, ss_totals):
+    parts = []
+    if tally["bench"]:
+        parts.append(f"{tally['bench']} MISMATCH(ES) in the bench pods")
+    if tally["total"]:
+        spread = ""
+        if min(ss_totals) != max(ss_totals):
+            spread = (f"; ss -tan itself saw {min(ss_totals)}..{max(ss_totals)} across rounds, "
+                      "so other namespaces on this node changed meanwhile")
+        parts.append(f"{tally['total']} total(s) differing from ss -tan{spread}")
+    return "; ".join(parts) or "every count equal to ss -tan's"
+
+
+# ---------------------------------------------------------------- one size
+
+
+def fmt_s(seconds):
+    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+
+
+def netns_seen_by_ss(workdir):
+    """Namespaces in the last ss -tan output: ss prints one header per invocation."""
+    with open(os.path.join(workdir, "ss.out"), "rb") as f:
+        return sum(1 for line in f if line.startswith(b"State"))
+
+
+def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
+    window = Window(pods, None)
+    log(f"  {window.time_waits} TIME_WAIT made in {window.made_in:.1f} s")
+    windows = 1
+    tally = {"bench": 0, "total": 0}
+    ss_totals = []
+    round_estimate = None
+    rnd = 0
+    while rnd <= reps:  # round 0 is the warm-up
+        if round_estimate is not None and window.remaining() < round_estimate * 1.2:
+            if round_estimate * 1.2 > TW_WINDOW_S - window.made_in:
+                log("  note: one round is longer than a TIME_WAIT window; counts may drift")
+            log(f"  waiting for the TIME_WAITs to expire (window {windows + 1})")
+            window = Window(pods, window)
+            windows += 1
+        started = time.monotonic()
+        order = tools[rnd % len(tools):] + tools[: rnd % len(tools)]
+        runs = {tool.key: execute(tool, workdir) for tool in order}
+        reference = runs["ss"].count
+        ss_totals.append(reference["all"])
+        where = "warm-up" if rnd == 0 else f"round {rnd}"
+        for tool in tools:
+            check_counts(tool, runs[tool.key], reference, window, where, tally)
+        if rnd > 0:
+            for tool in tools:
+                if tool.strict and runs[tool.key].status != 0:
+                    tool.failures += 1
+                else:
+                    tool.runs.append(runs[tool.key])
+        round_estimate = time.monotonic() - started
+        rnd += 1
+
+    tanp_note = "skipped (--tanp-cap 0)"
+    if tanp_cap > 0:
+        ns_count = netns_seen_by_ss(workdir)
+        ss = statistics.median(r.wall for r in tools[0].runs)
+        fd = statistics.median(r.wall for r in tools[2].runs)
+        # ss -p readlinks every fd on the node once per namespace.
+        estimate = ss + ns_count * fd
+        if estimate > tanp_cap:
+            tanp_note = f"skipped: estimated {estimate:.0f} s > --tanp-cap {tanp_cap:.0f} s"
+        else:
+            if window.remaining() < estimate * 1.5 + 5:
+                log(f"  waiting for the TIME_WAITs to expire (window {windows + 1}, ss -tanp)")
+                window = Window(pods, window)
+                windows += 1
+            reference = execute(tools[0], workdir).count
+            run = execute(tanp, workdir, timeout=min(tanp_cap, max(window.remaining(), 1)))
+            tanp.runs.append(run)
+            check_counts(tanp, run, reference, window, "ss -tanp run", tally)
+            tanp_note = "cut off" if run.cut_off else "ran once"
+    return windows, describe_checks(tally, ss_totals), tanp_note
+
+
+# ---------------------------------------------------------------- report
+
+
+def mib(kib):
+    return "n/a" if kib is None else f"{kib / 1024:.1f}"
+
+
+def peak_rss(runs):
+    known = [r.rss_kib for r in runs if r.rss_kib is not None]
+    return max(known) if known else None
+
+
+def print_size_table(title, tools, tanp, tanp_note, held_by_processes):
+    ss_median = statistics.median(r.wall for r in tools[0].runs)
+    raw_median = sum(statistics.median(r.wall for r in t.runs) for t in tools[1:3])
+    raw_min = sum(min(r.wall for r in t.runs) for t in tools[1:3])
+    rows = []
+    for tool in tools[:3] + [None] + tools[3:] + [tanp]:
+        if tool is None:
+            rows.append(("raw: both (sum of the two above)", fmt_s(raw_median), fmt_s(raw_min),
+                         f"{raw_median / ss_median:.2f}", "1.00", "", "", "", ""))
+            continue
+        if not tool.runs:
+            note = tanp_note if tool is tanp else f"FAILED in all {tool.failures} rounds"
+            rows.append((tool.label, note, "", "", "", "", "", "", ""))
+            continue
+        walls = [r.wall for r in tool.runs]
+        med = statistics.median(walls)
+        cut = any(r.cut_off for r in tool.runs)
+        med_s = (">" if cut else "") + fmt_s(med)
+        cpu = statistics.median(r.cpu for r in tool.runs)
+        sys_share = statistics.median(r.sys_cpu / r.cpu if r.cpu else 0 for r in tool.runs)
+        last = tool.runs[-1].count
+        seen = last.get("all", last.get("nonlisten", last.get("lines", "")))
+        if tool.key == "raw_fd":
+            seen = f"{seen} fds"
+        elif tool.expect == "nonlisten" and seen != "":
+            seen = f"{seen} (no LISTEN)"
+        rows.append((
+            tool.label + (" CUT OFF" if cut else "")
+            + (f" ({tool.failures} runs FAILED)" if tool.failures else ""),
+            med_s,
+            fmt_s(min(walls)) if len(walls) > 1 else "-",
+            f"{med / ss_median:.2f}",
+            f"{med / raw_median:.2f}",
+            mib(peak_rss(tool.runs)),
+            f"{cpu:.2f}",
+            f"{sys_share * 100:.0f}%",
+            str(seen),
+        ))
+    head = ("tool", "median s", "min s", "x ss-tan", "x raw", "peak RSS MiB", "CPU s",
+            "sys", "sockets seen")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    log("")
+    log(title)
+    for r in [head] + rows:
+        log("  " + "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))))
+    print_attribution(tools, held_by_processes)
+
+
+def print_attribution(tools, held_by_processes):
+    """How many bench-pod rows cnetstat tied to a container: every ESTABLISHED end is held by
+    a server or client process; TIME_WAITs have no process (inode 0) and only a pod."""
+    for tool in tools:
+        counts = tool.runs[-1].count if tool.runs else {}
+        if "bench_in_container" not in counts:
+            continue
+        got = counts["bench_in_container"]
+        verdict = "ok" if got == held_by_processes else "MISMATCH"
+        log(f"  {tool.label}: {got} of {counts['bench']} bench-pod rows name a container; "
+            f"the pods' processes hold {held_by_processes}: {verdict}")
+
+
+def print_summary(results):
+    """One markdown table over all sizes: the cost curve (median wall seconds)."""
+    if not results:
+        return
+    labels = [t.short for t in results[0]["tools"]] + [results[0]["tanp"].short]
+    log("")
+    log("Summary: median wall seconds (and x ss -tan in every netns); cnetstat's peak RSS "
+        "in MiB. Markdown for the README:")
+    head = ["pods x sockets", "netns", "sockets"] + labels + ["cnetstat peak RSS"]
+    log("| " + " | ".join(head) + " |")
+    log("|" + "---|" * len(head))
+    for res in results:
+        cells = [res["size"], str(res["netns"]), str(res["sockets"])]
+        ss_median = statistics.median(r.wall for r in res["tools"][0].runs)
+        for tool in res["tools"] + [res["tanp"]]:
+            if tool.runs:
+                med = statistics.median(r.wall for r in tool.runs)
+                cut = any(r.cut_off for r in tool.runs)
+                ratio = f" ({med / ss_median:.2f}x)" if tool.key != "ss" else ""
+                cells.append((">" if cut else "") + fmt_s(med) + ratio)
+            else:
+                cells.append("-")
+        cells.append(mib(peak_rss([r for t in res["tools"]
+                                   if t.key.startswith(("json", "summary")) for r in t.runs])))
+        log("| " + " | ".join(cells) + " |")
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_sizes(text):
+    sizes = []
+    for item in text.split(","):
+        pods, _, sockets = item.partition("x")
+        if not (pods.isdigit() and sockets.isdigit()) or int(pods) < 1:
+            sys.exit(f"bad size '{item}': want PODSxSOCKETS, e.g. 50x2000")
+        sizes.append((int(pods), int(sockets)))
+    return sizes
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Benchmark cnetstat against ss on a generated busy-node load (root only).",
+        epilog="See the module docstring of bench/run.py for what is measured.",
+    )
+    ap.add_argument("binary", nargs="?", help="the cnetstat binary to measure")
+    ap.add_argument("--sizes", default="10x1000,50x1000,50x2000,100x1000",
+                    help="comma-separated PODSxSOCKETS_PER_POD (default %(default)s)")
+    ap.add_argument("--reps", type=int, default=5, help="timed rounds per size (default 5)")
+    ap.add_argument("--tanp-cap", type=float, default=50,
+                    help="run ss -tanp only where it is expected to take at most this many "
+                    "seconds, and kill it then; 0 skips it (default %(default)s)")
+    ap.add_argument("--established-share", type=float, default=0.5,
+                    help="share of each pod's sockets that are ESTABLISHED; the rest but "
+                    "the listener are TIME_WAIT (default %(default)s)")
+    ap.add_argument("--clean", action="store_true", help="only remove leftovers and exit")
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        sys.exit("bench/run.py needs root: it creates network namespaces and cgroups and "
+                 "reads every process's sockets. Run it with sudo.")
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if missing:
+        sys.exit(f"missing commands: {' '.join(missing)}")
+    if not args.clean:
+        if not args.binary or not os.access(args.binary, os.X_OK):
+            sys.exit(f"not an executable cnetstat binary: {args.binary}")
+        sizes = parse_sizes(args.sizes)
+        if args.reps < 1:
+            sys.exit("--reps must be at least 1")
+        binary = os.path.abspath(args.binary)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    clean_node()
+    # Output files of a killed run (this run's own directory is made below).
+    for old in glob.glob(os.path.join(WORK_PARENT, PREFIX + "*")):
+        shutil.rmtree(old, ignore_errors=True)
+    if args.clean:
+        return
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    log(f"cnetstat benchmark: {binary} ({version.stdout.strip() or 'no --version'})")
+    with open("/proc/sys/net/ipv4/tcp_ehash_entries") as f:
+        ehash = f.read().strip()
+    log(f"{os.cpu_count()} CPUs, kernel {os.uname().release}, TCP ehash {ehash} buckets, "
+        f"{subprocess.run(['ss', '-V'], capture_output=True, text=True).stdout.strip()}")
+    log(f"{args.reps} timed rounds per size after a warm-up round, tools interleaved.")
+    log("Columns: wall seconds; x ss-tan and x raw = median / median of `ss -tan` in every "
+        "netns and of raw tcp + raw fd;")
+    log("peak RSS of the largest process of the tool (GNU time %M); CPU s = user + system "
+        "time of its process tree; sys = the kernel's share of that CPU time.")
+    if not GNU_TIME:
+        log("note: /usr/bin/time (Debian package `time`) is missing: no peak RSS.")
+
+    workdir = tempfile.mkdtemp(prefix=PREFIX, dir=WORK_PARENT)
+    results = []
+    pods = []
+    try:
+        for pod_count, per_pod in sizes:
+            baseline = kernel_tcp_objects()
+            tools, tanp = build_tools(binary)
+            log("")
+            log(f"== {pod_count} pods x {per_pod} sockets ==")
+            t0 = time.monotonic()
+            pods = start_pods(pod_count, per_pod, args.established_share, workdir)
+            for pod in pods:
+                pod.expect("ready")
+            p = pods[0]
+            log(f"  {pod_count} netns, {3 * pod_count} processes, {2 * p.established} "
+                f"ESTABLISHED + 1 LISTEN held per pod, ready in {time.monotonic() - t0:.1f} s")
+            windows, checks, tanp_note = measure_size(
+                pods, tools, tanp, args.reps, args.tanp_cap, workdir)
+            ss_last = tools[0].runs[-1].count
+            netns = netns_seen_by_ss(workdir)
+            title = (f"{pod_count} pods x {per_pod} sockets: ss -tan saw {ss_last['all']} "
+                     f"sockets in {netns} netns (with the host's and any others); {windows} TIME_WAIT "
+                     f"window(s); {checks}")
+            print_size_table(title, tools, tanp, tanp_note,
+                             sum(2 * pod.established for pod in pods))
+            results.append({"size": f"{pod_count} x {per_pod}", "netns": netns,
+                            "sockets": ss_last["all"], "tools": tools, "tanp": tanp})
+            log("  tearing down")
+            clean_node(pods)
+            pods = []
+            wait_kernel_sockets_freed(baseline)
+        print_summary(results)
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        return_code = 130
+    else:
+        return_code = 0
+    finally:
+        for proc in list(RUNNING.values()):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        clean_node(pods)
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(return_code)
+
+
+if __name__ == "__main__":
+    main()
