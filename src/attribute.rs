@@ -262,13 +262,33 @@ fn pod_owner(pod: &PodInfo, runtime: Option<Runtime>) -> Owner<'_> {
 /// A stable order for output: by namespace, pod and container (unattributed
 /// last), then by namespace inode and addresses.
 pub fn sort_rows(attributed: &mut Attributed<'_>) {
+    // Owners are few and rows many: rank the owners once, so comparing two
+    // rows compares integers and addresses, not names.
     let owners = &attributed.owners;
-    attributed.rows.sort_unstable_by(|a, b| {
-        let (oa, ob) = (&owners[a.owner as usize], &owners[b.owner as usize]);
+    let mut by_name: Vec<u32> = (0..owners.len() as u32).collect();
+    by_name.sort_unstable_by(|&a, &b| {
+        let (oa, ob) = (&owners[a as usize], &owners[b as usize]);
         none_last(oa.namespace, ob.namespace)
             .then_with(|| none_last(oa.pod, ob.pod))
             .then_with(|| none_last(oa.container, ob.container))
             .then_with(|| none_last(oa.container_id, ob.container_id))
+    });
+    let mut rank = vec![0u32; owners.len()];
+    for (position, &owner) in by_name.iter().enumerate() {
+        let previous = position.checked_sub(1).map(|p| by_name[p] as usize);
+        let same_as_previous = previous.is_some_and(|p| {
+            let (a, b) = (&owners[p], &owners[owner as usize]);
+            (a.namespace, a.pod, a.container, a.container_id)
+                == (b.namespace, b.pod, b.container, b.container_id)
+        });
+        rank[owner as usize] = match previous {
+            Some(p) if same_as_previous => rank[p],
+            _ => position as u32,
+        };
+    }
+    attributed.rows.sort_unstable_by(|a, b| {
+        rank[a.owner as usize]
+            .cmp(&rank[b.owner as usize])
             .then_with(|| a.netns.cmp(&b.netns))
             .then_with(|| a.socket.proto.cmp(&b.socket.proto))
             .then_with(|| a.socket.local.cmp(&b.socket.local))
