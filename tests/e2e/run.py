@@ -32,6 +32,7 @@ import kernel  # noqa: E402
 import pods  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
+    IMAGE,
     PODMAN_GLOBAL,
     PREFIX,
     Cleanup,
@@ -200,6 +201,55 @@ class E2E:
             self.ownership(f"debug-pod view (--root {root}, private /run)", ["-a", "--root", root], wrap=wrap)
         finally:
             os.rmdir(root)
+
+    def debug_container(self):
+        """`kubectl debug node/<n> --profile=sysadmin` made with docker: a
+        privileged container with the host's pid and network namespaces and
+        the node's root at /host. cnetstat must pick /host by itself, say so,
+        and attribute every socket as on the host."""
+
+        def wrap(argv):
+            return [
+                # --privileged asks for every capability, and this machine's
+                # bounding set lacks one; these two are what cnetstat needs.
+                "docker", "run", "--rm", "--pull", "never", "--cap-add", "SYS_ADMIN",
+                "--cap-add", "SYS_PTRACE", "--security-opt", "seccomp=unconfined", "--pid=host",
+                "--network=host", "--name", PREFIX + "debugger", "-v", "/:/host",
+                "-v", f"{os.path.abspath(argv[0])}:/cnetstat:ro", IMAGE, "/cnetstat",
+            ] + argv[1:]
+
+        result = self.ownership("debug container (/host found by itself)", ["-a"], wrap=wrap)
+        problems = []
+        if "under /host" not in result.stderr:
+            problems.append(f"no note about /host on stderr: {result.stderr.strip()[:300]!r}")
+        self.check("debug container: says it reads the node under /host", problems)
+
+    def restricted_debug_container(self):
+        """The default debug profiles: root, but the runtime's default
+        capabilities (no CAP_SYS_PTRACE, no CAP_SYS_ADMIN). cnetstat must
+        still list what /proc allows and say once what is missing."""
+        argv = [
+            "docker", "run", "--rm", "--pull", "never", "--pid=host", "--network=host",
+            "--name", PREFIX + "restricted", "-v", "/:/host",
+            "-v", f"{os.path.abspath(self.binary)}:/cnetstat:ro", IMAGE,
+            "/cnetstat", "-a", "--format", "json",
+        ]
+        result = run_cnetstat(argv)
+        problems = [] if result.returncode == 0 else [result.describe()]
+        if result.stderr.count("could not read") != 1 or "CAP_SYS_PTRACE" not in result.stderr:
+            problems.append(f"expected one warning naming CAP_SYS_PTRACE: {result.stderr.strip()[:500]!r}")
+        # Containers run with the same default capabilities, so their open
+        # files stay readable: the Docker pod's listener keeps its owner.
+        w = next(w for w in self.workloads if w.runtime == "docker" and w.pod)
+        listeners = [
+            r for r in result.rows
+            if r.get("state") == "LISTEN" and r.get("local_port") == w.port and r.get("netns") == w.netns
+        ]
+        if len(listeners) != 1:
+            problems.append(f"{w.label}: expected one LISTEN row on port {w.port}, got {listeners}")
+        elif (listeners[0].get("pod"), listeners[0].get("container")) != (w.pod, w.server.container):
+            problems.append(f"{w.label}: listener owner {checks.compact(listeners[0])}")
+        self.check("restricted debug container: lists what /proc allows, one warning", problems)
 
     def default_and_listening(self):
         result, snaps, _ = self.observe(["--format", "json"])
@@ -436,7 +486,7 @@ def main(argv):
                 e2e.table,
                 e2e.backends,
                 e2e.usage_errors,
-            ):
+            ) + (() if self_test else (e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
