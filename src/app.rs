@@ -16,7 +16,7 @@ use crate::catalog::Catalog;
 use crate::cli::{Backend, Config, Format};
 use crate::docker;
 use crate::host_root::HostRoot;
-use crate::model::{ContainerInfo, Proto, Runtime, Socket, StateSet};
+use crate::model::{ContainerInfo, Proto, Runtime, Socket, StateSet, TcpState};
 use crate::mountinfo;
 use crate::netns_enter;
 use crate::parallel;
@@ -550,6 +550,9 @@ fn read_through_process(
     buf: &mut Vec<u8>,
     out: &mut Vec<Socket>,
 ) -> Result<(), String> {
+    if !may_hold(proc, pid, states, buf) {
+        return Ok(());
+    }
     if backend == Backend::Netlink {
         match netns_enter::in_netns(ns_file, || sock_diag::dump_tcp(states, out)) {
             Ok(result) => return result.map_err(|err| err.to_string()),
@@ -562,6 +565,24 @@ fn read_through_process(
         read_table(&path, proto, states, buf, out)?;
     }
     Ok(())
+}
+
+/// False when the namespace's counters show no socket in the wanted
+/// states, so its table, a walk of every socket on the node, is not read.
+/// Request sockets (SYN_RECV) are not counted, but need a listener, which is.
+fn may_hold(proc: &ProcFs, pid: u32, states: StateSet, buf: &mut Vec<u8>) -> bool {
+    let mut sockstat6 = Vec::new();
+    let counts = proc
+        .read(pid, "net/sockstat", buf)
+        .and_then(|()| proc.read(pid, "net/sockstat6", &mut sockstat6))
+        .ok()
+        .and_then(|()| procfs::tcp_counts(buf, &sockstat6));
+    let Some(counts) = counts else {
+        return true;
+    };
+    let time_wait = TcpState::TimeWait.bit();
+    (counts.in_use > 0 && states.0 & !time_wait != 0)
+        || (counts.time_wait > 0 && states.0 & time_wait != 0)
 }
 
 fn read_table(

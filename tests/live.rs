@@ -241,3 +241,42 @@ fn an_unprivileged_user_gets_what_proc_allows_and_one_warning() {
     assert_eq!(listener["pid"], Value::Null);
     assert_eq!(listener["netns"], Value::Null);
 }
+
+#[test]
+fn a_namespace_holding_only_time_waits_is_still_read() {
+    if !can_run("a_namespace_holding_only_time_waits_is_still_read") {
+        return;
+    }
+    // Its counters say `inuse 0 tw 1`: the table must be read all the same
+    // when TIME_WAIT is wanted, and may be skipped when it is not.
+    let ns = Netns::new();
+    let script = LEAVE_TIME_WAIT.replace(
+        "print(port, flush=True)",
+        "print(port, flush=True); time.sleep(120)",
+    );
+    let (child, port) = ns.python(&script);
+    let _child = Killed(child);
+    let port: u64 = port.parse().unwrap();
+    for backend in ["proc", "netlink"] {
+        let (rows, _) = cnetstat(&[
+            "--state",
+            "time-wait",
+            "--format",
+            "json",
+            "--backend",
+            backend,
+        ]);
+        let ours: Vec<&Value> = rows.iter().filter(|r| r["netns"] == ns.inode()).collect();
+        assert_eq!(ours.len(), 1, "{backend}: {ours:#?}");
+        assert_eq!(ours[0]["local_port"], port);
+        let (rows, _) = cnetstat(&[
+            "--state",
+            "established",
+            "--format",
+            "json",
+            "--backend",
+            backend,
+        ]);
+        assert!(rows.iter().all(|r| r["netns"] != ns.inode()), "{backend}");
+    }
+}
