@@ -20,36 +20,61 @@ pub fn json_rows(
     attributed: &Attributed<'_>,
     rows: &[Row],
 ) -> io::Result<()> {
+    // Owners are few and rows many: each owner's fields are serialised once,
+    // and a row writes only its socket's numbers and addresses, which never
+    // need escaping.
+    let owners: Vec<Vec<u8>> = attributed
+        .owners
+        .iter()
+        .map(|owner| {
+            let mut fields = serde_json::to_vec(&JsonOwner {
+                namespace: owner.namespace,
+                pod: owner.pod,
+                container: owner.container,
+                container_id: owner.container_id,
+                runtime: owner.runtime.map(|r| r.name()),
+                pid: owner.pid,
+                process: owner.process,
+            })?;
+            fields.pop(); // the closing brace: the socket's fields follow
+            Ok(fields)
+        })
+        .collect::<serde_json::Result<_>>()?;
+    let mut line = Vec::with_capacity(512);
     for row in rows {
-        let owner = attributed.owner(row);
         let s = &row.socket;
-        let record = JsonRow {
-            namespace: owner.namespace,
-            pod: owner.pod,
-            container: owner.container,
-            container_id: owner.container_id,
-            runtime: owner.runtime.map(|r| r.name()),
-            pid: owner.pid,
-            process: owner.process,
-            proto: s.proto.name(),
-            local_addr: Text(s.local),
-            remote_addr: Text(s.remote),
-            local_port: s.local_port,
-            remote_port: s.remote_port,
-            state: s.state.name(),
-            netns: row.netns.inode(),
-            inode: s.inode,
-            uid: s.uid,
-            attribution: owner.attribution.name(),
+        line.clear();
+        line.extend_from_slice(&owners[row.owner as usize]);
+        let _ = write!(
+            line,
+            ",\"proto\":\"{}\",\"local_addr\":\"{}\",\"remote_addr\":\"{}\",\
+             \"local_port\":{},\"remote_port\":{},\"state\":\"{}\",\"netns\":",
+            s.proto.name(),
+            s.local,
+            s.remote,
+            s.local_port,
+            s.remote_port,
+            s.state.name(),
+        );
+        let _ = match row.netns.inode() {
+            Some(inode) => write!(line, "{inode}"),
+            None => write!(line, "null"),
         };
-        serde_json::to_writer(&mut *out, &record)?;
-        out.write_all(b"\n")?;
+        let _ = writeln!(
+            line,
+            ",\"inode\":{},\"uid\":{},\"attribution\":\"{}\"}}",
+            s.inode,
+            s.uid,
+            attributed.owner(row).attribution.name()
+        );
+        out.write_all(&line)?;
     }
     Ok(())
 }
 
+/// The owner's keys of a JSON row, in the documented order.
 #[derive(Serialize)]
-struct JsonRow<'a> {
+struct JsonOwner<'a> {
     namespace: Option<&'a str>,
     pod: Option<&'a str>,
     container: Option<&'a str>,
@@ -57,16 +82,6 @@ struct JsonRow<'a> {
     runtime: Option<&'static str>,
     pid: Option<u32>,
     process: Option<&'a str>,
-    proto: &'static str,
-    local_addr: Text<IpAddr>,
-    remote_addr: Text<IpAddr>,
-    local_port: u16,
-    remote_port: u16,
-    state: &'static str,
-    netns: Option<u64>,
-    inode: u64,
-    uid: u32,
-    attribution: &'static str,
 }
 
 /// Serialises through `Display` straight into the output, with no String.
@@ -282,6 +297,95 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_rows_escape_names_and_keep_the_documented_key_order() {
+        use crate::attribute::{Attribution, NetnsId};
+        use crate::model::{Proto, Runtime, Socket, TcpState};
+        let owner = Owner {
+            namespace: Some("ns\"1"),
+            pod: Some("pod\n\u{1b}[31m"),
+            container: None,
+            container_id: Some("abc"),
+            runtime: Some(Runtime::CriO),
+            pid: Some(7),
+            process: Some("a\\b"),
+            attribution: Attribution::Process,
+        };
+        let socket = Socket {
+            proto: Proto::Tcp6,
+            local: "::ffff:10.0.0.1".parse().unwrap(),
+            local_port: 443,
+            remote: "fe80::1".parse().unwrap(),
+            remote_port: 50000,
+            state: TcpState::CloseWait,
+            uid: 1000,
+            inode: 99,
+        };
+        let rows = vec![
+            Row {
+                socket,
+                netns: NetnsId::Inode(4026531840),
+                owner: 0,
+            },
+            Row {
+                socket,
+                netns: NetnsId::Hidden(5),
+                owner: 0,
+            },
+        ];
+        let attributed = Attributed {
+            owners: vec![owner],
+            rows: vec![],
+        };
+        let mut out = Vec::new();
+        json_rows(&mut out, &attributed, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({
+                "namespace": "ns\"1", "pod": "pod\n\u{1b}[31m", "container": null,
+                "container_id": "abc", "runtime": "cri-o", "pid": 7, "process": "a\\b",
+                "proto": "tcp6", "local_addr": "::ffff:10.0.0.1", "remote_addr": "fe80::1",
+                "local_port": 443, "remote_port": 50000, "state": "CLOSE_WAIT",
+                "netns": 4026531840u64, "inode": 99, "uid": 1000, "attribution": "process",
+            })
+        );
+        assert!(
+            !lines[0].contains('\u{1b}'),
+            "raw escape byte in {}",
+            lines[0]
+        );
+        let documented = [
+            "namespace",
+            "pod",
+            "container",
+            "container_id",
+            "runtime",
+            "pid",
+            "process",
+            "proto",
+            "local_addr",
+            "remote_addr",
+            "local_port",
+            "remote_port",
+            "state",
+            "netns",
+            "inode",
+            "uid",
+            "attribution",
+        ];
+        let positions: Vec<usize> = documented
+            .iter()
+            .map(|key| lines[0].find(&format!("\"{key}\":")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}", lines[0]);
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["netns"], serde_json::Value::Null);
+    }
 
     #[test]
     fn control_characters_are_escaped_for_terminals() {

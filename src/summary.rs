@@ -18,12 +18,12 @@ pub struct Group<'a> {
     pub remote_port: u16,
     pub count: u64,
     /// Count per state, indexed by the kernel's state number.
-    by_state: [u64; 13],
+    by_state: [u32; 13],
 }
 
 impl Group<'_> {
     /// Non-zero counts, in the kernel's state order.
-    pub fn states(&self) -> impl Iterator<Item = (TcpState, u64)> + '_ {
+    pub fn states(&self) -> impl Iterator<Item = (TcpState, u32)> + '_ {
         TcpState::ALL
             .into_iter()
             .map(|state| (state, self.by_state[state as usize]))
