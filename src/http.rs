@@ -15,6 +15,8 @@ use std::io::{self, Read, Write};
 
 use memchr::memchr;
 
+use crate::ascii::parse_decimal;
+
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -205,7 +207,7 @@ fn body_length(headers: &[(String, String)]) -> Result<BodyLength, HttpError> {
             let malformed =
                 || HttpError::MalformedHeader(format!("{name}: {}", excerpt(value.as_bytes())));
             for item in value.split(',') {
-                let length = parse_decimal(item.trim()).ok_or_else(malformed)?;
+                let length = parse_decimal(item.trim().as_bytes()).ok_or_else(malformed)?;
                 if content_length.is_some_and(|seen| seen != length) {
                     return Err(malformed());
                 }
@@ -220,13 +222,6 @@ fn body_length(headers: &[(String, String)]) -> Result<BodyLength, HttpError> {
         (None, Some(length)) => BodyLength::Exact(length),
         (None, None) => BodyLength::UntilClose,
     })
-}
-
-fn parse_decimal(text: &str) -> Option<usize> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 /// RFC 9112 §7.1: `size[;ext] CRLF data CRLF` until a zero size, then

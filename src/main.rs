@@ -2,6 +2,7 @@
 //! pod and container that owns it.
 
 mod app;
+mod ascii;
 mod attribute;
 mod catalog;
 mod cgroup;

@@ -9,6 +9,8 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::ascii::parse_decimal;
+
 #[derive(Clone, Debug)]
 pub struct ProcFs {
     root: PathBuf,
@@ -139,13 +141,6 @@ fn counter(fields: &[u8], name: &[u8]) -> Option<u64> {
         }
     }
     None
-}
-
-fn parse_decimal<T: std::str::FromStr>(digits: &[u8]) -> Option<T> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -29,6 +29,7 @@ use crate::host_root::{with_path, HostRoot};
 use crate::kubelet_logs::{parse_container_log_link, parse_pod_log_dir, parse_pod_log_path};
 use crate::model::{ContainerInfo, PodInfo, Runtime};
 use crate::oci::{parse_config_json, OciConfig};
+use crate::procfs::read_into;
 
 #[derive(Debug, Default)]
 pub struct Discovered {
@@ -343,9 +344,7 @@ impl Discovery<'_> {
     fn read(&mut self, host_path: &Path) -> Option<&[u8]> {
         self.buffer.clear();
         let result = self.root.resolve(host_path).and_then(|path| {
-            std::fs::File::open(&path)
-                .and_then(|mut file| file.read_to_end(&mut self.buffer))
-                .map_err(|err| with_path(err, &path))
+            read_into(&path, &mut self.buffer).map_err(|err| with_path(err, &path))
         });
         match result {
             Ok(_) => Some(&self.buffer),
@@ -421,6 +420,7 @@ fn is_storage_id(name: &OsStr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::fs::symlink;
     use std::path::PathBuf;
 

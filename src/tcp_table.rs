@@ -16,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use memchr::memchr;
 
+use crate::ascii::parse_decimal;
 use crate::model::{Proto, Socket, StateSet, TcpState};
 
 /// Lines of a table that could not be parsed. The rest of the table is still
@@ -91,7 +92,7 @@ fn parse_line(line: &[u8], proto: Proto, states: StateSet) -> Option<Option<Sock
         remote,
         remote_port,
         state,
-        uid: u32::try_from(uid).ok()?,
+        uid,
         inode,
     }))
 }
@@ -129,16 +130,6 @@ fn parse_hex(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |acc, &b| {
         let digit = (b as char).to_digit(16)?;
         Some(acc << 4 | u64::from(digit))
-    })
-}
-
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, &b| {
-        let digit = (b as char).to_digit(10)?;
-        acc.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
