@@ -66,11 +66,12 @@ pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
         &namespaces::mount_opener(&proc, &root),
     );
     let backend = choose_backend(config.backend, live);
-    let mut tables = namespaces::read_tables(&proc, &namespaces, backend, config.states, threads);
+    let (mut tables, mut table_entries) =
+        namespaces::read_tables(&proc, &namespaces, backend, config.states, threads);
     namespaces::place_hidden_processes(
         &proc,
         &mut processes,
-        &namespaces,
+        &mut table_entries,
         &mut tables,
         config.states,
     );

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::attribute::{NamespaceSockets, NetnsId, ProcessInfo};
 use crate::cli::Backend;
@@ -40,57 +41,31 @@ pub struct Namespace {
 /// still show their namespace's table through `/proc/<pid>/net/tcp`, and
 /// that file's inode number is the namespace's own: the kernel registers the
 /// `tcp` entry once per namespace, and stat needs no ptrace access. So a
-/// hidden process joins the namespace whose `tcp` entry it shares, and the
-/// rest are read once per such entry, as namespaces whose inode is unknown.
+/// hidden process joins the namespace whose `tcp` entry it shares (`read`
+/// maps the entries of every namespace read so far), and the rest are read
+/// once per such entry, as namespaces whose inode is unknown.
 pub fn place_hidden_processes(
     proc: &ProcFs,
     processes: &mut [ProcessInfo],
-    namespaces: &[Namespace],
+    read: &mut HashMap<u64, NetnsId>,
     tables: &mut Vec<NamespaceSockets>,
     states: StateSet,
 ) {
-    let table_inode = |pid: u32| {
-        std::fs::metadata(proc.pid_path(pid, "net/tcp"))
-            .ok()
-            .map(|m| m.ino())
-    };
-    if !processes
-        .iter()
-        .any(|p| matches!(p.netns, NetnsId::Hidden(_)))
-    {
-        return;
-    }
-    let mut by_table: HashMap<u64, NetnsId> = namespaces
-        .iter()
-        .filter_map(|ns| match ns.handle {
-            Handle::Processes(ref pids) => Some((
-                pids.iter().find_map(|&pid| table_inode(pid))?,
-                NetnsId::Inode(ns.inode),
-            )),
-            Handle::Mount(_) => None,
-        })
-        .collect();
     let mut buf = Vec::new();
     for process in processes.iter_mut() {
         let NetnsId::Hidden(pid) = process.netns else {
             continue;
         };
-        let Some(key) = table_inode(pid) else {
+        let Some(key) = table_entry(&proc.pid_path(pid, "net/tcp")) else {
             continue;
         };
-        if let Some(&netns) = by_table.get(&key) {
+        if let Some(&netns) = read.get(&key) {
             process.netns = netns;
             continue;
         }
-        by_table.insert(key, process.netns);
+        read.insert(key, process.netns);
         let mut sockets = Vec::new();
-        let read = [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)]
-            .into_iter()
-            .try_for_each(|(file, proto)| {
-                let path = proc.pid_path(pid, file);
-                read_table(&path, proto, states, &mut buf, &mut sockets)
-            });
-        match read {
+        match read_text_tables(&proc.pid_path(pid, "net"), states, &mut buf, &mut sockets) {
             Ok(()) => tables.push(NamespaceSockets {
                 netns: process.netns,
                 sockets,
@@ -98,6 +73,11 @@ pub fn place_hidden_processes(
             Err(err) => warn(err),
         }
     }
+}
+
+/// The inode of a namespace's `net/tcp` entry, which names the namespace.
+fn table_entry(tcp: &Path) -> Option<u64> {
+    std::fs::metadata(tcp).ok().map(|m| m.ino())
 }
 
 /// Namespaces pinned by nsfs bind mounts, from PID 1's mount table.
@@ -170,25 +150,34 @@ pub fn discover_namespaces(
     namespaces
 }
 
+/// Every namespace's sockets in `states`, and the inode of each namespace's
+/// `net/tcp` entry (see [`place_hidden_processes`]).
 pub fn read_tables(
     proc: &ProcFs,
     namespaces: &[Namespace],
     backend: Backend,
     states: StateSet,
     threads: usize,
-) -> Vec<NamespaceSockets> {
+) -> (Vec<NamespaceSockets>, HashMap<u64, NetnsId>) {
     let results = parallel::map(namespaces, threads, Vec::new, |buf, ns| {
         let mut sockets = Vec::new();
-        read_namespace(proc, ns, backend, states, buf, &mut sockets).map(|()| NamespaceSockets {
-            netns: NetnsId::Inode(ns.inode),
-            sockets,
+        read_namespace(proc, ns, backend, states, buf, &mut sockets).map(|entry| {
+            let netns = NetnsId::Inode(ns.inode);
+            (
+                NamespaceSockets { netns, sockets },
+                entry.map(|e| (e, netns)),
+            )
         })
     });
     let mut tables = Vec::with_capacity(results.len());
+    let mut entries = HashMap::new();
     let mut failed = 0;
     for result in results {
         match result {
-            Ok(table) => tables.push(table),
+            Ok((table, entry)) => {
+                tables.push(table);
+                entries.extend(entry);
+            }
             // One line however many fail: a debug pod without CAP_SYS_ADMIN
             // fails the same way for every pinned namespace.
             Err(err) if failed == 0 => {
@@ -204,9 +193,10 @@ pub fn read_tables(
             failed - 1
         ));
     }
-    tables
+    (tables, entries)
 }
 
+/// Reads one namespace into `out`; returns the inode of its `net/tcp` entry.
 fn read_namespace(
     proc: &ProcFs,
     ns: &Namespace,
@@ -214,7 +204,7 @@ fn read_namespace(
     states: StateSet,
     buf: &mut Vec<u8>,
     out: &mut Vec<Socket>,
-) -> Result<(), String> {
+) -> Result<Option<u64>, String> {
     let context = |path: &Path, what: &dyn std::fmt::Display| {
         format!(
             "network namespace {} ({}): {what}",
@@ -227,32 +217,40 @@ fn read_namespace(
             let mut last_error = String::new();
             for &pid in pids {
                 let ns_file = proc.pid_path(pid, "ns/net");
-                match read_through_process(proc, pid, &ns_file, backend, states, buf, out) {
-                    Ok(()) => return Ok(()),
+                let read = read_through_process(proc, pid, &ns_file, backend, states, buf, out);
+                // The process must still be in the namespace after the read:
+                // one that exited or moved (setns, pid reuse) gives way to
+                // the next, and its sockets are not this namespace's.
+                let stayed = proc.netns(pid).ok() == Some(ns.inode);
+                match read {
+                    Ok(()) if stayed => return Ok(table_entry(&proc.pid_path(pid, "net/tcp"))),
+                    Ok(()) => {}
+                    Err(err) if stayed => return Err(context(&ns_file, &err)),
                     Err(err) => last_error = context(&ns_file, &err),
-                }
-                // A process that exited or changed namespace mid-read gives
-                // way to the next; any other failure is the namespace's.
-                if proc.netns(pid).ok() == Some(ns.inode) {
-                    break;
                 }
                 out.clear();
             }
-            Err(last_error)
+            Err(if last_error.is_empty() {
+                format!("network namespace {}: every process in it exited", ns.inode)
+            } else {
+                last_error
+            })
         }
         Handle::Mount(ns_file) => {
-            let mut read = |out: &mut Vec<Socket>| {
-                if backend == Backend::Netlink {
-                    return sock_diag::dump_tcp(states, out).map_err(|err| err.to_string());
+            let read = || {
+                // After setns only this thread is in the namespace: its
+                // files are under /proc/thread-self, not /proc/self.
+                let entered = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
+                if entered.ok() != Some(ns.inode) {
+                    return Err("the bind mount now holds another namespace".to_string());
                 }
-                for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
-                    // After setns only this thread is in the namespace: not /proc/self.
-                    let path = Path::new("/proc/thread-self/net").join(file);
-                    read_table(&path, proto, states, buf, out)?;
+                if backend == Backend::Netlink && dump_or_warn(states, out) {
+                    return Ok(table_entry(Path::new("/proc/thread-self/net/tcp")));
                 }
-                Ok(())
+                read_text_tables(Path::new("/proc/thread-self/net"), states, buf, out)?;
+                Ok(table_entry(Path::new("/proc/thread-self/net/tcp")))
             };
-            netns_enter::in_netns(ns_file, || read(out))
+            netns_enter::in_netns(ns_file, read)
                 .map_err(|err| context(ns_file, &err))?
                 .map_err(|err| context(ns_file, &err))
         }
@@ -271,23 +269,51 @@ fn read_through_process(
     if !may_hold(proc, pid, states, buf) {
         return Ok(());
     }
-    if backend == Backend::Netlink {
-        match netns_enter::in_netns(ns_file, || sock_diag::dump_tcp(states, out)) {
-            Ok(result) => return result.map_err(|err| err.to_string()),
-            // Without CAP_SYS_ADMIN the process's text tables still answer.
-            Err(_) => out.clear(),
+    // Without CAP_SYS_ADMIN, entering fails, and the text tables still answer.
+    if backend == Backend::Netlink
+        && netns_enter::in_netns(ns_file, || dump_or_warn(states, out)).unwrap_or(false)
+    {
+        return Ok(());
+    }
+    read_text_tables(&proc.pid_path(pid, "net"), states, buf, out)
+}
+
+/// Dumps the calling thread's namespace by netlink; on failure (no
+/// `tcp_diag`, a seccomp filter, a sandboxed kernel) says so once and leaves
+/// `out` as it was, for the caller to read the text tables instead.
+fn dump_or_warn(states: StateSet, out: &mut Vec<Socket>) -> bool {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    match sock_diag::dump_tcp(states, out) {
+        Ok(()) => true,
+        Err(err) => {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                warn(format_args!(
+                    "sock_diag netlink failed ({err}); reading /proc text tables instead"
+                ));
+            }
+            false
         }
     }
-    for (file, proto) in [("net/tcp", Proto::Tcp), ("net/tcp6", Proto::Tcp6)] {
-        let path = proc.pid_path(pid, file);
-        read_table(&path, proto, states, buf, out)?;
+}
+
+/// `tcp` and `tcp6` of one namespace's `net` directory.
+fn read_text_tables(
+    net: &Path,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Socket>,
+) -> Result<(), String> {
+    for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
+        read_table(&net.join(file), proto, states, buf, out)?;
     }
     Ok(())
 }
 
 /// False when the namespace's counters show no socket in the wanted
 /// states, so its table, a walk of every socket on the node, is not read.
-/// Request sockets (SYN_RECV) are not counted, but need a listener, which is.
+/// Request sockets (SYN_RECV) are not counted, but need a listener, which
+/// is. The `tw` counter holds every timewait socket, and an orphan past
+/// FIN_WAIT2 is one too, shown in that state.
 fn may_hold(proc: &ProcFs, pid: u32, states: StateSet, buf: &mut Vec<u8>) -> bool {
     let mut sockstat6 = Vec::new();
     let counts = proc
@@ -298,9 +324,9 @@ fn may_hold(proc: &ProcFs, pid: u32, states: StateSet, buf: &mut Vec<u8>) -> boo
     let Some(counts) = counts else {
         return true;
     };
-    let time_wait = TcpState::TimeWait.bit();
-    (counts.in_use > 0 && states.0 & !time_wait != 0)
-        || (counts.time_wait > 0 && states.0 & time_wait != 0)
+    let timewait = TcpState::TimeWait.bit() | TcpState::FinWait2.bit();
+    (counts.in_use > 0 && states.0 & !TcpState::TimeWait.bit() != 0)
+        || (counts.time_wait > 0 && states.0 & timewait != 0)
 }
 
 fn read_table(

@@ -280,3 +280,148 @@ fn a_namespace_holding_only_time_waits_is_still_read() {
         assert!(rows.iter().all(|r| r["netns"] != ns.inode()), "{backend}");
     }
 }
+
+#[test]
+fn an_orphan_in_fin_wait2_is_found_though_its_namespace_counts_it_as_timewait() {
+    if !can_run("an_orphan_in_fin_wait2_is_found_though_its_namespace_counts_it_as_timewait") {
+        return;
+    }
+    // Two namespaces joined by a veth pair, addresses of our own: the client
+    // closes first and the server never does, so the client's socket is an
+    // orphan the kernel keeps as a timewait socket in state FIN_WAIT2, and
+    // its namespace's counters say `inuse 0 tw 1`.
+    let client = Netns::new();
+    let server = Netns::new();
+    let veth = format!("cnl{}", client.inode() % 1_000_000_000);
+    let (a, b) = (format!("{veth}a"), format!("{veth}b"));
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            &a,
+            "netns",
+            &client.name,
+            "type",
+            "veth",
+            "peer",
+            &b,
+            "netns",
+            &server.name,
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "-n",
+            &client.name,
+            "addr",
+            "add",
+            "169.254.77.1/30",
+            "dev",
+            &a,
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "-n",
+            &server.name,
+            "addr",
+            "add",
+            "169.254.77.2/30",
+            "dev",
+            &b,
+        ],
+    );
+    run("ip", &["-n", &client.name, "link", "set", &a, "up"]);
+    run("ip", &["-n", &server.name, "link", "set", &b, "up"]);
+    let (serving, _) = server.python(
+        r#"
+import socket, time
+l = socket.socket(); l.bind(("169.254.77.2", 7002)); l.listen()
+print("ready", flush=True)
+a, _ = l.accept()
+time.sleep(120)
+"#,
+    );
+    let _serving = Killed(serving);
+    // The client stays, so its namespace is read through it (and its
+    // counters), not through the bind mount.
+    let (closed, port) = client.python(
+        r#"
+import socket, time
+c = socket.create_connection(("169.254.77.2", 7002))
+port = c.getsockname()[1]
+c.close(); time.sleep(0.3)
+print(port, flush=True)
+time.sleep(120)
+"#,
+    );
+    let _closed = Killed(closed);
+    let port: u64 = port.parse().unwrap();
+    for backend in ["proc", "netlink"] {
+        let (rows, _) = cnetstat(&[
+            "--state",
+            "fin-wait-2",
+            "--format",
+            "json",
+            "--backend",
+            backend,
+        ]);
+        let ours: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["netns"] == client.inode())
+            .collect();
+        assert_eq!(ours.len(), 1, "{backend}: {ours:#?}");
+        assert_eq!(ours[0]["local_port"], port);
+        assert_eq!(ours[0]["state"], "FIN_WAIT2");
+    }
+}
+
+#[test]
+fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
+    if !can_run("when_netlink_fails_the_text_tables_answer_and_one_warning_says_why") {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIP: needs strace to make socket(2) fail");
+        return;
+    }
+    let held = Netns::new();
+    let (child, _) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    let (expected, _) = cnetstat(&["-a", "--format", "json", "--backend", "proc"]);
+    // Every socket(2) fails, as on a kernel without tcp_diag or under a
+    // seccomp filter on netlink (the Docker socket fails with it).
+    let output = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=socket:error=EAFNOSUPPORT",
+        ])
+        .arg(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(["-a", "--format", "json", "--backend", "netlink"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("sock_diag netlink failed").count(),
+        1,
+        "{stderr}"
+    );
+    let rows: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        rows_of(&rows, held.inode()),
+        rows_of(&expected, held.inode())
+    );
+    assert_eq!(rows_of(&rows, held.inode()).len(), 4);
+}
