@@ -425,3 +425,36 @@ fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
     );
     assert_eq!(rows_of(&rows, held.inode()).len(), 4);
 }
+
+#[test]
+fn a_hidden_process_in_a_pinned_namespace_does_not_list_it_twice() {
+    if !can_run("a_hidden_process_in_a_pinned_namespace_does_not_list_it_twice") {
+        return;
+    }
+    // Root without CAP_SYS_PTRACE (a custom debug profile): the python
+    // process's namespace link is denied, but its namespace is also pinned
+    // by `ip netns` and read through that bind mount.
+    let held = Netns::new();
+    let (child, _) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    let output = Command::new("setpriv")
+        .args(["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace"])
+        .arg(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(["-a", "--format", "json", "--backend", "proc"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let listener = |r: &&Value| r["local_port"] == 7000 && r["state"] == "LISTEN";
+    let listeners: Vec<&Value> = rows.iter().filter(listener).collect();
+    assert_eq!(listeners.len(), 1, "{listeners:#?}");
+    assert_eq!(listeners[0]["netns"], held.inode());
+}
