@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::attribute::ProcessInfo;
@@ -18,10 +19,10 @@ use crate::runtime_state;
 
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn build_catalog(root: &HostRoot) -> (Catalog, Option<DockerOutcome>) {
+pub fn build_catalog(root: &HostRoot) -> (Catalog, DockerOutcome) {
     let mut catalog = Catalog::default();
     let docker = docker_containers(root);
-    if let Some(DockerOutcome::Listed(containers)) = &docker {
+    if let DockerOutcome::Listed(containers) = &docker {
         for info in containers {
             catalog.add_container(info.clone());
         }
@@ -47,10 +48,10 @@ pub enum DockerOutcome {
     Failed(String),
 }
 
-fn docker_containers(root: &HostRoot) -> Option<DockerOutcome> {
+fn docker_containers(root: &HostRoot) -> DockerOutcome {
     let endpoint = match docker::endpoint_from_env() {
         Some(Ok(endpoint)) => endpoint,
-        Some(Err(err)) => return Some(DockerOutcome::Failed(format!("DOCKER_HOST: {err}"))),
+        Some(Err(err)) => return DockerOutcome::Failed(format!("DOCKER_HOST: {err}")),
         None => {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
             let found = candidates
@@ -59,27 +60,41 @@ fn docker_containers(root: &HostRoot) -> Option<DockerOutcome> {
                 .find(|p| p.exists());
             match found {
                 Some(path) => docker::Endpoint::Unix(path),
-                None => return Some(DockerOutcome::NoSocket(root.path().join("run/docker.sock"))),
+                None => return DockerOutcome::NoSocket(root.path().join("run/docker.sock")),
             }
         }
     };
-    Some(match docker::list_containers(&endpoint, DOCKER_TIMEOUT) {
-        Ok(containers) => DockerOutcome::Listed(containers),
-        Err(err) => DockerOutcome::Failed(err.to_string()),
-    })
+    // connect(2) to a Unix socket whose daemon stopped accepting, and the
+    // name lookup of a tcp:// host, block past any socket timeout: the call
+    // gets its own thread, and is given up at the deadline (the thread ends
+    // with the process).
+    let (answer, answered) = mpsc::channel();
+    let described = endpoint.to_string();
+    std::thread::spawn(move || {
+        let _ = answer.send(docker::list_containers(&endpoint, DOCKER_TIMEOUT));
+    });
+    match answered.recv_timeout(DOCKER_TIMEOUT + Duration::from_secs(1)) {
+        Ok(Ok(containers)) => DockerOutcome::Listed(containers),
+        Ok(Err(err)) => DockerOutcome::Failed(err.to_string()),
+        Err(_) => DockerOutcome::Failed(format!(
+            "{described}: no answer within {} s (a stopped daemon, or one not accepting connections)",
+            DOCKER_TIMEOUT.as_secs() + 1
+        )),
+    }
 }
 
-/// A Docker failure matters when the API was asked for, or when Docker
-/// containers run here; a node without Docker needs no word about it.
+/// A Docker socket that exists but fails is worth a warning; a missing one
+/// only when Docker containers run here, since a node without Docker needs
+/// no word about it.
 pub fn warn_docker_if_needed(
     processes: &[ProcessInfo],
-    (catalog, docker): (Catalog, Option<DockerOutcome>),
+    (catalog, docker): (Catalog, DockerOutcome),
 ) -> Catalog {
     match docker {
-        Some(DockerOutcome::Failed(err)) => warn(format_args!(
+        DockerOutcome::Failed(err) => warn(format_args!(
             "docker: {err}; Docker containers are shown by id only"
         )),
-        Some(DockerOutcome::NoSocket(path)) => {
+        DockerOutcome::NoSocket(path) => {
             let docker_runs = processes.iter().any(|p| {
                 p.cgroup.as_ref().is_some_and(|cg| {
                     cg.runtime == Some(Runtime::Docker)
@@ -96,7 +111,7 @@ pub fn warn_docker_if_needed(
                 ));
             }
         }
-        _ => {}
+        DockerOutcome::Listed(_) => {}
     }
     catalog
 }

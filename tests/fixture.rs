@@ -273,6 +273,61 @@ fn without_docker_names_container_ids_from_cgroups_remain() {
     assert_eq!(json_lines(&output).len(), 7);
 }
 
+/// A daemon that stopped accepting: its listen backlog is full, so
+/// connect(2) itself blocks, beyond any socket timeout.
+#[test]
+fn a_daemon_that_stopped_accepting_costs_seconds_not_forever() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("backlog");
+    let path = dir.join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // Fill the backlog with connections nobody accepts.
+    let mut pending = Vec::new();
+    loop {
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+            *dst = *src as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        let rc = unsafe { libc::connect(fd, &addr as *const _ as *const libc::sockaddr, len) };
+        pending.push(fd);
+        if rc != 0 || pending.len() > 4096 {
+            break;
+        }
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnetstat"))
+        .arg("--proc")
+        .arg(node().join("proc"))
+        .arg("--root")
+        .arg(node())
+        .args(["--format", "json"])
+        .env("DOCKER_HOST", format!("unix://{}", path.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    // A hang must fail the test, not stall it.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("cnetstat still running after 15 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no answer within"), "{stderr}");
+    assert_eq!(json_lines(&output).len(), 7);
+    for fd in pending {
+        unsafe { libc::close(fd) };
+    }
+    drop(listener);
+}
+
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let dir = temp_dir("pipe");
