@@ -574,14 +574,6 @@ mod tests {
     #[test]
     fn a_namespace_shared_by_two_pods_is_attributed_to_neither() {
         let mut catalog = catalog();
-        catalog.add_container(ContainerInfo {
-            id: LONE_ID.into(),
-            runtime: None,
-            name: None,
-            pod: None,
-            sandbox: false,
-            netns_path: None,
-        });
         let other_pod = PodInfo {
             namespace: "shop".into(),
             name: "cart-1".into(),

@@ -19,7 +19,7 @@ Which sockets (default: every state but LISTEN, as netstat):
       --state LIST          Only these states, comma-separated: established,
                             syn-sent, syn-recv, fin-wait-1, fin-wait-2,
                             time-wait, close, close-wait, last-ack, listen,
-                            closing, new-syn-recv (ss and kernel spellings)
+                            closing (ss and kernel spellings)
       --namespace NS        Only sockets of this Kubernetes namespace
       --pod POD             Only sockets of this pod
       --container NAME      Only sockets of this container
@@ -224,6 +224,12 @@ pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
             })?;
         set.0 |= state.bit();
     }
+    // The kernel keeps request sockets as NEW_SYN_RECV but shows them as
+    // SYN_RECV in /proc and sock_diag alike: either word means both.
+    let requests = TcpState::SynRecv.bit() | TcpState::NewSynRecv.bit();
+    if set.0 & requests != 0 {
+        set.0 |= requests;
+    }
     if set.0 == 0 {
         return Err(UsageError("--state needs at least one state".into()));
     }
@@ -274,10 +280,17 @@ mod tests {
                 | TcpState::Established.bit()
                 | TcpState::FinWait1.bit()
                 | TcpState::SynRecv.bit()
+                | TcpState::NewSynRecv.bit()
         );
         assert_eq!(
             run(&["--state=fin-wait-2"]).unwrap().states.0,
             TcpState::FinWait2.bit()
+        );
+        let requests = TcpState::SynRecv.bit() | TcpState::NewSynRecv.bit();
+        assert_eq!(run(&["--state", "syn-recv"]).unwrap().states.0, requests);
+        assert_eq!(
+            run(&["--state", "new-syn-recv"]).unwrap().states.0,
+            requests
         );
         let err = run(&["--state", "time-wiat"]).unwrap_err();
         assert!(err.to_string().contains("time-wiat"), "{err}");

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::ascii::parse_decimal;
 use crate::http::{self, HttpError};
 use crate::model::{ContainerInfo, PodInfo, Runtime};
 
@@ -211,12 +212,7 @@ struct ApiVersion(u32, u32);
 impl ApiVersion {
     fn parse(text: &str) -> Option<ApiVersion> {
         let (major, minor) = text.trim().split_once('.')?;
-        let number = |part: &str| {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            part.parse().ok()
-        };
+        let number = |part: &str| parse_decimal(part.as_bytes());
         Some(ApiVersion(number(major)?, number(minor)?))
     }
 }
@@ -356,10 +352,9 @@ impl Write for Connection {
             Socket::Tcp(s) => s.set_write_timeout(left).map(|()| s.as_raw_fd())?,
         };
         // send(2) with MSG_NOSIGNAL rather than write(2): a daemon that has
-        // closed must give EPIPE, not a SIGPIPE, which would kill cnetstat
-        // if main restores SIGPIPE's default to let `cnetstat | head` end
-        // quietly. SAFETY: `buf` is valid for `buf.len()` bytes, and `fd`
-        // is open for as long as `self.socket` lives.
+        // closed must give EPIPE, never a SIGPIPE, whatever the process's
+        // signal disposition. SAFETY: `buf` is valid for `buf.len()` bytes,
+        // and `fd` is open for as long as `self.socket` lives.
         let sent = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
         usize::try_from(sent).map_err(|_| io::Error::last_os_error())
     }
@@ -414,7 +409,6 @@ const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
 const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
 const DOCKER_TYPE_LABEL: &str = "io.kubernetes.docker.type";
 /// The kubelet's name for the sandbox (`PodInfraContainerName`).
-const SANDBOX_NAME: &str = "POD";
 
 /// Parses a `/containers/json` response body.
 pub fn parse_containers(body: &[u8]) -> Result<Vec<ContainerInfo>, serde_json::Error> {
@@ -439,7 +433,7 @@ fn container_info(summary: Summary) -> ContainerInfo {
 
     let (name, pod, sandbox) = if labelled_pod.is_some() || container_label.is_some() {
         let name = container_label
-            .or(sandbox_label.then_some(SANDBOX_NAME))
+            .or(sandbox_label.then_some(crate::model::SANDBOX_NAME))
             .or(docker_name);
         (name.map(str::to_owned), labelled_pod, sandbox_label)
     } else if let Some(shim) = docker_name.and_then(DockershimName::parse) {
@@ -448,7 +442,7 @@ fn container_info(summary: Summary) -> ContainerInfo {
             name: shim.pod.to_owned(),
             uid: Some(shim.uid.to_owned()),
         };
-        let sandbox = sandbox_label || shim.container == SANDBOX_NAME;
+        let sandbox = sandbox_label || shim.container == crate::model::SANDBOX_NAME;
         (Some(shim.container.to_owned()), Some(pod), sandbox)
     } else {
         (docker_name.map(str::to_owned), None, sandbox_label)

@@ -152,6 +152,10 @@ pub struct PodInfo {
     pub uid: Option<String>,
 }
 
+/// The container name the kubelet gives a pod's sandbox (pause or infra
+/// container) in runtime labels and dockershim names.
+pub const SANDBOX_NAME: &str = "POD";
+
 /// What a runtime's metadata tells about one container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerInfo {

@@ -15,6 +15,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
+use crate::procfs::parse_ns_link;
+
 /// A network namespace and one place it is bind-mounted, as the mount
 /// namespace that wrote the mountinfo sees it (open it through
 /// `/proc/1/root` from a debug pod, P3).
@@ -43,18 +45,9 @@ fn net_ns_mount(line: &[u8]) -> Option<NsMount> {
         return None;
     }
     Some(NsMount {
-        inode: net_ns_inode(root)?,
+        inode: parse_ns_link(root)?,
         mount_point: PathBuf::from(OsString::from_vec(unescape_octal(mount_point))),
     })
-}
-
-/// `net:[4026532250]` → 4026532250.
-fn net_ns_inode(root: &[u8]) -> Option<u64> {
-    let digits = root.strip_prefix(b"net:[")?.strip_suffix(b"]")?;
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Replaces each `\ooo` (three octal digits) with its byte; any other

@@ -330,8 +330,9 @@ mod tests {
                     let got =
                         unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
                     assert_eq!(got, 0, "capget: {}", io::Error::last_os_error());
-                    data[0].effective &= !(1 << 21); // CAP_SYS_ADMIN
-                                                     // SAFETY: as above; only this thread's effective set shrinks.
+                    // Bit 21 is CAP_SYS_ADMIN.
+                    data[0].effective &= !(1 << 21);
+                    // SAFETY: as above; only this thread's effective set shrinks.
                     let set =
                         unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
                     assert_eq!(set, 0, "capset: {}", io::Error::last_os_error());

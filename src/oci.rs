@@ -55,7 +55,7 @@ pub fn parse_config_json(bytes: &[u8], id: &str) -> Result<OciConfig, serde_json
         container.runtime = Some(Runtime::Containerd);
         container.sandbox = container_type == "sandbox";
         container.name = if container.sandbox {
-            Some(SANDBOX_NAME.to_owned())
+            Some(crate::model::SANDBOX_NAME.to_owned())
         } else {
             a.cri_container_name
         };
@@ -74,7 +74,7 @@ pub fn parse_config_json(bytes: &[u8], id: &str) -> Result<OciConfig, serde_json
         container.runtime = Some(Runtime::CriO);
         container.sandbox = a.crio_container_type.as_deref() == Some("sandbox");
         container.name = if container.sandbox {
-            Some(SANDBOX_NAME.to_owned())
+            Some(crate::model::SANDBOX_NAME.to_owned())
         } else {
             a.container_name
         };
@@ -86,9 +86,6 @@ pub fn parse_config_json(bytes: &[u8], id: &str) -> Result<OciConfig, serde_json
         sandbox_id,
     })
 }
-
-/// The name every runtime and the kubelet give a pod's sandbox.
-const SANDBOX_NAME: &str = "POD";
 
 /// containerd ≥ 1.5 names the pod directly (the uid only from 1.6.11); older
 /// ones only on the sandbox, through its log directory (runtimes.md P5).

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use serde::{Serialize, Serializer};
 
-use crate::attribute::{Attributed, Owner, Row};
+use crate::attribute::{Attributed, Row};
 use crate::summary::Group;
 
 const DASH: &str = "-";
@@ -115,7 +115,7 @@ pub fn table_rows(
         [
             Cell::name(owner.namespace),
             Cell::name(owner.pod),
-            Cell::name(container_label(owner)),
+            Cell::name(label(owner.container, owner.container_id)),
             Cell::Number(owner.pid.map(u64::from)),
             Cell::name(owner.process),
             Cell::Static(s.proto.name()),
@@ -177,7 +177,7 @@ fn summary_cells<'a>(group: &Group<'a>) -> [Cell<'a>; 6] {
     [
         Cell::name(group.namespace),
         Cell::name(group.pod),
-        Cell::name(group.container),
+        Cell::name(label(group.container, group.container_id)),
         Cell::Endpoint(group.remote, group.remote_port),
         Cell::Number(Some(group.count)),
         Cell::Owned(states),
@@ -186,10 +186,8 @@ fn summary_cells<'a>(group: &Group<'a>) -> [Cell<'a>; 6] {
 
 /// The name a person recognises a container by: its name, else the short id
 /// `docker ps` shows.
-pub fn container_label<'a>(owner: &Owner<'a>) -> Option<&'a str> {
-    owner
-        .container
-        .or_else(|| owner.container_id.map(|id| id.get(..12).unwrap_or(id)))
+fn label<'a>(name: Option<&'a str>, id: Option<&'a str>) -> Option<&'a str> {
+    name.or_else(|| id.map(|id| id.get(..12).unwrap_or(id)))
 }
 
 enum Cell<'a> {
@@ -300,7 +298,7 @@ mod tests {
 
     #[test]
     fn json_rows_escape_names_and_keep_the_documented_key_order() {
-        use crate::attribute::{Attribution, NetnsId};
+        use crate::attribute::{Attribution, NetnsId, Owner};
         use crate::model::{Proto, Runtime, Socket, TcpState};
         let owner = Owner {
             namespace: Some("ns\"1"),

@@ -25,6 +25,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::cgroup::is_container_id;
 use crate::host_root::{with_path, HostRoot};
 use crate::kubelet_logs::{parse_container_log_link, parse_pod_log_dir, parse_pod_log_path};
 use crate::model::{ContainerInfo, PodInfo, Runtime};
@@ -146,7 +147,7 @@ impl Discovery<'_> {
                 // containers/storage generates 64-hex ids; the directory also
                 // holds the index files and their locks.
                 for id in self.list(&driver_dir) {
-                    if !is_storage_id(&id) {
+                    if !is_container_id(id.as_bytes()) {
                         continue;
                     }
                     let config_path = driver_dir.join(&id).join("userdata/config.json");
@@ -410,11 +411,6 @@ fn fill_pod(pod: &mut Option<PodInfo>, source: PodInfo) {
             }
         }
     }
-}
-
-fn is_storage_id(name: &OsStr) -> bool {
-    let name = name.as_bytes();
-    name.len() == 64 && name.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

@@ -1,19 +1,21 @@
 //! `--summary`: sockets counted per (namespace, pod, container, remote
 //! address, remote port), the question behind ephemeral and SNAT port
 //! exhaustion: which container opens how many connections to where.
+//! Containers known only by id are told apart by it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::attribute::{none_last, Attributed, Row};
 use crate::model::TcpState;
-use crate::render::container_label;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Group<'a> {
     pub namespace: Option<&'a str>,
     pub pod: Option<&'a str>,
+    /// The container's name; None when only its id is known.
     pub container: Option<&'a str>,
+    pub container_id: Option<&'a str>,
     pub remote: IpAddr,
     pub remote_port: u16,
     pub count: u64,
@@ -37,6 +39,7 @@ pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>
         Option<&'a str>,
         Option<&'a str>,
         Option<&'a str>,
+        Option<&'a str>,
         IpAddr,
         u16,
     );
@@ -47,7 +50,8 @@ pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>
         let key = (
             owner.namespace,
             owner.pod,
-            container_label(owner),
+            owner.container,
+            owner.container_id,
             row.socket.remote,
             row.socket.remote_port,
         );
@@ -56,8 +60,9 @@ pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>
                 namespace: key.0,
                 pod: key.1,
                 container: key.2,
-                remote: key.3,
-                remote_port: key.4,
+                container_id: key.3,
+                remote: key.4,
+                remote_port: key.5,
                 count: 0,
                 by_state: [0; 13],
             });
@@ -73,6 +78,7 @@ pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>
             .then_with(|| none_last(a.namespace, b.namespace))
             .then_with(|| none_last(a.pod, b.pod))
             .then_with(|| none_last(a.container, b.container))
+            .then_with(|| none_last(a.container_id, b.container_id))
             .then_with(|| a.remote.cmp(&b.remote))
             .then_with(|| a.remote_port.cmp(&b.remote_port))
     });
@@ -161,5 +167,34 @@ mod tests {
             ]
         );
         assert!(groups.iter().all(|g| g.pod == Some("cart-0")));
+    }
+
+    #[test]
+    fn containers_known_only_by_id_stay_apart() {
+        let unnamed = |id| Owner {
+            namespace: None,
+            pod: None,
+            container: None,
+            container_id: Some(id),
+            runtime: None,
+            pid: None,
+            process: None,
+            attribution: Attribution::Process,
+        };
+        let attributed = Attributed {
+            owners: vec![unnamed("aaaa"), unnamed("bbbb")],
+            rows: vec![],
+        };
+        let db = [10, 0, 0, 9];
+        let rows = vec![
+            row(0, db, 5432, TcpState::Established),
+            row(1, db, 5432, TcpState::Established),
+        ];
+        let groups = summarize(&attributed, &rows);
+        let ids: Vec<_> = groups
+            .iter()
+            .map(|g| (g.container, g.container_id, g.count))
+            .collect();
+        assert_eq!(ids, vec![(None, Some("aaaa"), 1), (None, Some("bbbb"), 1)]);
     }
 }
