@@ -262,30 +262,7 @@ fn pod_owner(pod: &PodInfo, runtime: Option<Runtime>) -> Owner<'_> {
 /// A stable order for output: by namespace, pod and container (unattributed
 /// last), then by namespace inode and addresses.
 pub fn sort_rows(attributed: &mut Attributed<'_>) {
-    // Owners are few and rows many: rank the owners once, so comparing two
-    // rows compares integers and addresses, not names.
-    let owners = &attributed.owners;
-    let mut by_name: Vec<u32> = (0..owners.len() as u32).collect();
-    by_name.sort_unstable_by(|&a, &b| {
-        let (oa, ob) = (&owners[a as usize], &owners[b as usize]);
-        none_last(oa.namespace, ob.namespace)
-            .then_with(|| none_last(oa.pod, ob.pod))
-            .then_with(|| none_last(oa.container, ob.container))
-            .then_with(|| none_last(oa.container_id, ob.container_id))
-    });
-    let mut rank = vec![0u32; owners.len()];
-    for (position, &owner) in by_name.iter().enumerate() {
-        let previous = position.checked_sub(1).map(|p| by_name[p] as usize);
-        let same_as_previous = previous.is_some_and(|p| {
-            let (a, b) = (&owners[p], &owners[owner as usize]);
-            (a.namespace, a.pod, a.container, a.container_id)
-                == (b.namespace, b.pod, b.container, b.container_id)
-        });
-        rank[owner as usize] = match previous {
-            Some(p) if same_as_previous => rank[p],
-            _ => position as u32,
-        };
-    }
+    let rank = identity_ranks(&attributed.owners);
     attributed.rows.sort_unstable_by(|a, b| {
         rank[a.owner as usize]
             .cmp(&rank[b.owner as usize])
@@ -298,6 +275,33 @@ pub fn sort_rows(attributed: &mut Attributed<'_>) {
             .then_with(|| a.socket.state.cmp(&b.socket.state))
             .then_with(|| a.socket.inode.cmp(&b.socket.inode))
     });
+}
+
+/// For each owner, the rank of its (namespace, pod, container, container
+/// id) in name order, unknowns last; owners naming the same container
+/// share a rank (the processes of one container are many owners). Owners
+/// are few and rows many: rows then sort and group by an integer.
+pub fn identity_ranks(owners: &[Owner<'_>]) -> Vec<u32> {
+    fn identity<'a>(o: &Owner<'a>) -> [Option<&'a str>; 4] {
+        [o.namespace, o.pod, o.container, o.container_id]
+    }
+    let mut by_name: Vec<u32> = (0..owners.len() as u32).collect();
+    by_name.sort_unstable_by(|&a, &b| {
+        let (oa, ob) = (&owners[a as usize], &owners[b as usize]);
+        none_last(oa.namespace, ob.namespace)
+            .then_with(|| none_last(oa.pod, ob.pod))
+            .then_with(|| none_last(oa.container, ob.container))
+            .then_with(|| none_last(oa.container_id, ob.container_id))
+    });
+    let mut rank = vec![0u32; owners.len()];
+    for (position, &owner) in by_name.iter().enumerate() {
+        let previous = position.checked_sub(1).map(|p| by_name[p] as usize);
+        rank[owner as usize] = match previous {
+            Some(p) if identity(&owners[p]) == identity(&owners[owner as usize]) => rank[p],
+            _ => position as u32,
+        };
+    }
+    rank
 }
 
 pub fn none_last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {

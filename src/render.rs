@@ -4,11 +4,13 @@
 //! by its own rules.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::attribute::{Attributed, Row};
 use crate::summary::Group;
@@ -45,31 +47,76 @@ pub fn json_rows(
         let s = &row.socket;
         line.clear();
         line.extend_from_slice(&owners[row.owner as usize]);
-        let _ = write!(
-            line,
-            ",\"proto\":\"{}\",\"local_addr\":\"{}\",\"remote_addr\":\"{}\",\
-             \"local_port\":{},\"remote_port\":{},\"state\":\"{}\",\"netns\":",
-            s.proto.name(),
-            s.local,
-            s.remote,
-            s.local_port,
-            s.remote_port,
-            s.state.name(),
-        );
-        let _ = match row.netns.inode() {
-            Some(inode) => write!(line, "{inode}"),
-            None => write!(line, "null"),
-        };
-        let _ = writeln!(
-            line,
-            ",\"inode\":{},\"uid\":{},\"attribution\":\"{}\"}}",
-            s.inode,
-            s.uid,
-            attributed.owner(row).attribution.name()
-        );
+        line.extend_from_slice(b",\"proto\":\"");
+        line.extend_from_slice(s.proto.name().as_bytes());
+        line.extend_from_slice(b"\",\"local_addr\":\"");
+        push_ip(&mut line, s.local);
+        line.extend_from_slice(b"\",\"remote_addr\":\"");
+        push_ip(&mut line, s.remote);
+        line.extend_from_slice(b"\",\"local_port\":");
+        push_decimal(&mut line, s.local_port.into());
+        line.extend_from_slice(b",\"remote_port\":");
+        push_decimal(&mut line, s.remote_port.into());
+        line.extend_from_slice(b",\"state\":\"");
+        line.extend_from_slice(s.state.name().as_bytes());
+        line.extend_from_slice(b"\",\"netns\":");
+        match row.netns.inode() {
+            Some(inode) => push_decimal(&mut line, inode),
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b",\"inode\":");
+        push_decimal(&mut line, s.inode);
+        line.extend_from_slice(b",\"uid\":");
+        push_decimal(&mut line, s.uid.into());
+        line.extend_from_slice(b",\"attribution\":\"");
+        line.extend_from_slice(attributed.owner(row).attribution.name().as_bytes());
+        line.extend_from_slice(b"\"}\n");
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// `n` in decimal. Rows are written digit by digit rather than through
+/// `fmt`, whose per-number calls (into musl's memcpy, in the static
+/// build) cost more than the rest of a row.
+fn push_decimal(line: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        line.push(digit);
+    }
+}
+
+/// An address as `Display` writes it; IPv4 and v4-mapped IPv6, nearly all
+/// of a node's sockets, without `fmt`.
+fn push_ip(line: &mut Vec<u8>, ip: IpAddr) {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => {
+                line.extend_from_slice(b"::ffff:");
+                v4
+            }
+            None => {
+                let _ = write!(line, "{v6}");
+                return;
+            }
+        },
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            line.push(b'.');
+        }
+        push_decimal(line, octet.into());
+    }
 }
 
 /// The owner's keys of a JSON row, in the documented order.
@@ -82,15 +129,6 @@ struct JsonOwner<'a> {
     runtime: Option<&'static str>,
     pid: Option<u32>,
     process: Option<&'a str>,
-}
-
-/// Serialises through `Display` straight into the output, with no String.
-struct Text<T>(T);
-
-impl<T: fmt::Display> Serialize for Text<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
-    }
 }
 
 pub fn table_rows(
@@ -128,39 +166,52 @@ pub fn table_rows(
 }
 
 pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
+    // As for rows: names serialised once per container, numbers by hand.
+    let mut names: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut line = Vec::with_capacity(256);
     for group in groups {
-        let record = JsonGroup {
-            namespace: group.namespace,
-            pod: group.pod,
-            container: group.container,
-            remote_addr: Text(group.remote),
-            remote_port: group.remote_port,
-            count: group.count,
-            states: States(group),
+        let prefix = match names.entry(group.identity) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                let mut fields = serde_json::to_vec(&JsonGroupNames {
+                    namespace: group.namespace,
+                    pod: group.pod,
+                    container: group.container,
+                })?;
+                fields.pop(); // the closing brace: the group's numbers follow
+                slot.insert(fields)
+            }
         };
-        serde_json::to_writer(&mut *out, &record)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        line.extend_from_slice(prefix);
+        line.extend_from_slice(b",\"remote_addr\":\"");
+        push_ip(&mut line, group.remote);
+        line.extend_from_slice(b"\",\"remote_port\":");
+        push_decimal(&mut line, group.remote_port.into());
+        line.extend_from_slice(b",\"count\":");
+        push_decimal(&mut line, group.count);
+        line.extend_from_slice(b",\"states\":{");
+        for (i, (state, n)) in group.states().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            line.push(b'"');
+            line.extend_from_slice(state.name().as_bytes());
+            line.extend_from_slice(b"\":");
+            push_decimal(&mut line, n.into());
+        }
+        line.extend_from_slice(b"}}\n");
+        out.write_all(&line)?;
     }
     Ok(())
 }
 
+/// The names of a summary group, in the documented key order.
 #[derive(Serialize)]
-struct JsonGroup<'a> {
+struct JsonGroupNames<'a> {
     namespace: Option<&'a str>,
     pod: Option<&'a str>,
     container: Option<&'a str>,
-    remote_addr: Text<IpAddr>,
-    remote_port: u16,
-    count: u64,
-    states: States<'a>,
-}
-
-struct States<'a>(&'a Group<'a>);
-
-impl Serialize for States<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.states().map(|(state, n)| (state.name(), n)))
-    }
 }
 
 pub fn table_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
@@ -383,6 +434,81 @@ mod tests {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}", lines[0]);
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["netns"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn json_summary_escapes_names_and_lists_states_in_kernel_order() {
+        use crate::attribute::{Attribution, NetnsId, Owner};
+        use crate::model::{Proto, Socket, TcpState};
+        let owner = Owner {
+            namespace: Some("a\"b"),
+            pod: None,
+            container: Some("c\u{7}"),
+            container_id: None,
+            runtime: None,
+            pid: None,
+            process: None,
+            attribution: Attribution::Netns,
+        };
+        let row = |state| Row {
+            socket: Socket {
+                proto: Proto::Tcp,
+                local: "10.0.0.1".parse().unwrap(),
+                local_port: 1,
+                remote: "::ffff:10.0.0.2".parse().unwrap(),
+                remote_port: 443,
+                state,
+                uid: 0,
+                inode: 0,
+            },
+            netns: NetnsId::Inode(1),
+            owner: 0,
+        };
+        let rows = vec![
+            row(TcpState::TimeWait),
+            row(TcpState::Established),
+            row(TcpState::TimeWait),
+        ];
+        let attributed = Attributed {
+            owners: vec![owner],
+            rows: vec![],
+        };
+        let groups = crate::summary::summarize(&attributed, &rows);
+        let mut out = Vec::new();
+        json_summary(&mut out, &groups).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\"namespace\":\"a\\\"b\",\"pod\":null,\"container\":\"c\\u0007\",\
+             \"remote_addr\":\"::ffff:10.0.0.2\",\"remote_port\":443,\"count\":3,\
+             \"states\":{\"ESTABLISHED\":1,\"TIME_WAIT\":2}}\n"
+        );
+    }
+
+    #[test]
+    fn hand_written_numbers_and_addresses_match_display() {
+        for n in [0u64, 7, 10, 65535, 4026531840, u64::MAX] {
+            let mut line = Vec::new();
+            push_decimal(&mut line, n);
+            assert_eq!(line, n.to_string().as_bytes());
+        }
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.255",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:0.0.0.0",
+            "::127.0.0.1",
+            "fe80::1:2",
+            "2001:db8::ffff:0:1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut line = Vec::new();
+            push_ip(&mut line, ip);
+            assert_eq!(String::from_utf8(line).unwrap(), ip.to_string());
+        }
     }
 
     #[test]

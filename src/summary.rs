@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::attribute::{none_last, Attributed, Row};
+use crate::attribute::{identity_ranks, Attributed, Row};
 use crate::model::TcpState;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct Group<'a> {
     /// The container's name; None when only its id is known.
     pub container: Option<&'a str>,
     pub container_id: Option<&'a str>,
+    /// Equal for groups of the same container, ordered like the names.
+    pub identity: u32,
     pub remote: IpAddr,
     pub remote_port: u16,
     pub count: u64,
@@ -35,34 +37,25 @@ impl Group<'_> {
 
 /// Groups, largest first; equal counts in name order so output is stable.
 pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>> {
-    type Key<'a> = (
-        Option<&'a str>,
-        Option<&'a str>,
-        Option<&'a str>,
-        Option<&'a str>,
-        IpAddr,
-        u16,
-    );
-    let mut index: HashMap<Key<'a>, usize> = HashMap::new();
+    let identity = identity_ranks(&attributed.owners);
+    let mut index: HashMap<(u32, IpAddr, u16), usize> = HashMap::new();
     let mut groups: Vec<Group<'a>> = Vec::new();
     for row in rows {
-        let owner = attributed.owner(row);
         let key = (
-            owner.namespace,
-            owner.pod,
-            owner.container,
-            owner.container_id,
+            identity[row.owner as usize],
             row.socket.remote,
             row.socket.remote_port,
         );
         let slot = *index.entry(key).or_insert_with(|| {
+            let owner = attributed.owner(row);
             groups.push(Group {
-                namespace: key.0,
-                pod: key.1,
-                container: key.2,
-                container_id: key.3,
-                remote: key.4,
-                remote_port: key.5,
+                namespace: owner.namespace,
+                pod: owner.pod,
+                container: owner.container,
+                container_id: owner.container_id,
+                identity: key.0,
+                remote: key.1,
+                remote_port: key.2,
                 count: 0,
                 by_state: [0; 13],
             });
@@ -75,10 +68,7 @@ pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row]) -> Vec<Group<'a>
     groups.sort_unstable_by(|a, b| {
         b.count
             .cmp(&a.count)
-            .then_with(|| none_last(a.namespace, b.namespace))
-            .then_with(|| none_last(a.pod, b.pod))
-            .then_with(|| none_last(a.container, b.container))
-            .then_with(|| none_last(a.container_id, b.container_id))
+            .then_with(|| a.identity.cmp(&b.identity))
             .then_with(|| a.remote.cmp(&b.remote))
             .then_with(|| a.remote_port.cmp(&b.remote_port))
     });
