@@ -108,10 +108,22 @@ print(port, flush=True)
 "#;
 
 fn cnetstat(args: &[&str]) -> (Vec<Value>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cnetstat"))
-        .args(args)
-        .output()
-        .unwrap();
+    wrapped(&[], args)
+}
+
+/// Runs cnetstat under `wrapper` (setpriv, strace: how a test takes a
+/// privilege or a syscall away); returns its JSON rows and stderr.
+fn wrapped(wrapper: &[&str], args: &[&str]) -> (Vec<Value>, String) {
+    let binary = env!("CARGO_BIN_EXE_cnetstat");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let output = command.args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
     let rows = String::from_utf8(output.stdout)
@@ -211,29 +223,21 @@ fn an_unprivileged_user_gets_what_proc_allows_and_one_warning() {
     let held = Netns::new();
     let (child, _) = held.python(HOLD_SOCKETS);
     let _child = Killed(child);
-    let output = Command::new("setpriv")
-        .args([
+    let (rows, stderr) = wrapped(
+        &[
+            "setpriv",
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
             "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_cnetstat"))
-        .args(["-a", "--format", "json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+        ],
+        &["-a", "--format", "json"],
+    );
     assert_eq!(stderr.matches("could not read").count(), 1, "{stderr}");
     assert!(stderr.contains("CAP_SYS_PTRACE"), "{stderr}");
     // The root-owned process's namespace link is hidden, but its table is
     // still read through /proc/<pid>/net/tcp: its sockets are listed,
     // without the process and without the namespace inode.
-    let rows: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
     let listener = rows
         .iter()
         .find(|r| r["local_port"] == 7000 && r["state"] == "LISTEN")
@@ -394,31 +398,23 @@ fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
     let (expected, _) = cnetstat(&["-a", "--format", "json", "--backend", "proc"]);
     // Every socket(2) fails, as on a kernel without tcp_diag or under a
     // seccomp filter on netlink (the Docker socket fails with it).
-    let output = Command::new("strace")
-        .args([
+    let (rows, stderr) = wrapped(
+        &[
+            "strace",
             "-f",
             "-qq",
             "-o",
             "/dev/null",
             "-e",
             "inject=socket:error=EAFNOSUPPORT",
-        ])
-        .arg(env!("CARGO_BIN_EXE_cnetstat"))
-        .args(["-a", "--format", "json", "--backend", "netlink"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+        ],
+        &["-a", "--format", "json", "--backend", "netlink"],
+    );
     assert_eq!(
         stderr.matches("sock_diag netlink failed").count(),
         1,
         "{stderr}"
     );
-    let rows: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
     assert_eq!(
         rows_of(&rows, held.inode()),
         rows_of(&expected, held.inode())
@@ -437,22 +433,14 @@ fn a_hidden_process_in_a_pinned_namespace_does_not_list_it_twice() {
     let held = Netns::new();
     let (child, _) = held.python(HOLD_SOCKETS);
     let _child = Killed(child);
-    let output = Command::new("setpriv")
-        .args(["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace"])
-        .arg(env!("CARGO_BIN_EXE_cnetstat"))
-        .args(["-a", "--format", "json", "--backend", "proc"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (rows, _) = wrapped(
+        &[
+            "setpriv",
+            "--bounding-set=-sys_ptrace",
+            "--inh-caps=-sys_ptrace",
+        ],
+        &["-a", "--format", "json", "--backend", "proc"],
     );
-    let rows: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
     let listener = |r: &&Value| r["local_port"] == 7000 && r["state"] == "LISTEN";
     let listeners: Vec<&Value> = rows.iter().filter(listener).collect();
     assert_eq!(listeners.len(), 1, "{listeners:#?}");
