@@ -277,21 +277,27 @@ pub fn sort_rows(attributed: &mut Attributed<'_>) {
     });
 }
 
-/// For each owner, the rank of its (namespace, pod, container, container
-/// id) in name order, unknowns last; owners naming the same container
-/// share a rank (the processes of one container are many owners). Owners
-/// are few and rows many: rows then sort and group by an integer.
+/// For each owner, the rank of the container it names, in name order,
+/// unknowns last: (namespace, pod, container name), and the id only for a
+/// container without a name. Owners naming the same container share a rank
+/// (a container's processes are many owners, and a container re-created
+/// under its name is still the same one to its users). Owners are few and
+/// rows many: rows then sort and group by an integer.
 pub fn identity_ranks(owners: &[Owner<'_>]) -> Vec<u32> {
     fn identity<'a>(o: &Owner<'a>) -> [Option<&'a str>; 4] {
-        [o.namespace, o.pod, o.container, o.container_id]
+        let unnamed_id = if o.container.is_none() {
+            o.container_id
+        } else {
+            None
+        };
+        [o.namespace, o.pod, o.container, unnamed_id]
     }
     let mut by_name: Vec<u32> = (0..owners.len() as u32).collect();
     by_name.sort_unstable_by(|&a, &b| {
-        let (oa, ob) = (&owners[a as usize], &owners[b as usize]);
-        none_last(oa.namespace, ob.namespace)
-            .then_with(|| none_last(oa.pod, ob.pod))
-            .then_with(|| none_last(oa.container, ob.container))
-            .then_with(|| none_last(oa.container_id, ob.container_id))
+        let (ia, ib) = (identity(&owners[a as usize]), identity(&owners[b as usize]));
+        ia.iter().zip(&ib).fold(Ordering::Equal, |order, (x, y)| {
+            order.then_with(|| none_last(*x, *y))
+        })
     });
     let mut rank = vec![0u32; owners.len()];
     for (position, &owner) in by_name.iter().enumerate() {

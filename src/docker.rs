@@ -408,7 +408,6 @@ const POD_NAME_LABEL: &str = "io.kubernetes.pod.name";
 const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
 const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
 const DOCKER_TYPE_LABEL: &str = "io.kubernetes.docker.type";
-/// The kubelet's name for the sandbox (`PodInfraContainerName`).
 
 /// Parses a `/containers/json` response body.
 pub fn parse_containers(body: &[u8]) -> Result<Vec<ContainerInfo>, serde_json::Error> {

@@ -240,8 +240,9 @@ fn read_namespace(
             let read = || {
                 // After setns only this thread is in the namespace: its
                 // files are under /proc/thread-self, not /proc/self.
-                let entered = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
-                if entered.ok() != Some(ns.inode) {
+                let entered = std::fs::metadata("/proc/thread-self/ns/net")
+                    .map_err(|err| format!("/proc/thread-self/ns/net: {err}"))?;
+                if entered.ino() != ns.inode {
                     return Err("the bind mount now holds another namespace".to_string());
                 }
                 if backend == Backend::Netlink && dump_or_warn(states, out) {

@@ -72,7 +72,11 @@ impl ProcFs {
     /// no path walk from /proc per link.
     pub fn socket_inodes(&self, pid: u32, mut found: impl FnMut(u64)) -> io::Result<()> {
         let dir = File::open(self.pid_path(pid, "fd"))?;
-        let mut entries = [0u8; 8192];
+        // linux_dirent64 records are 8-byte aligned in the kernel's layout.
+        #[repr(C, align(8))]
+        struct Entries([u8; 8192]);
+        let mut entries = Entries([0; 8192]);
+        let entries = &mut entries.0;
         let mut target = [0u8; 64];
         loop {
             // SAFETY: the buffer is writable for its length; the fd is open.

@@ -177,6 +177,11 @@ pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()
                     namespace: group.namespace,
                     pod: group.pod,
                     container: group.container,
+                    container_id: group
+                        .container
+                        .is_none()
+                        .then_some(group.container_id)
+                        .flatten(),
                 })?;
                 fields.pop(); // the closing brace: the group's numbers follow
                 slot.insert(fields)
@@ -206,12 +211,15 @@ pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()
     Ok(())
 }
 
-/// The names of a summary group, in the documented key order.
+/// The names of a summary group, in the documented key order. A container
+/// without a name is told apart by its id; a named one's group may span
+/// several ids (a re-created container), so it shows none.
 #[derive(Serialize)]
 struct JsonGroupNames<'a> {
     namespace: Option<&'a str>,
     pod: Option<&'a str>,
     container: Option<&'a str>,
+    container_id: Option<&'a str>,
 }
 
 pub fn table_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
@@ -480,7 +488,7 @@ mod tests {
         assert_eq!(
             text,
             "{\"namespace\":\"a\\\"b\",\"pod\":null,\"container\":\"c\\u0007\",\
-             \"remote_addr\":\"::ffff:10.0.0.2\",\"remote_port\":443,\"count\":3,\
+             \"container_id\":null,\"remote_addr\":\"::ffff:10.0.0.2\",\"remote_port\":443,\"count\":3,\
              \"states\":{\"ESTABLISHED\":1,\"TIME_WAIT\":2}}\n"
         );
     }

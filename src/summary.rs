@@ -187,4 +187,30 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![(None, Some("aaaa"), 1), (None, Some("bbbb"), 1)]);
     }
+
+    #[test]
+    fn a_container_recreated_under_its_name_is_one_group() {
+        let named = |id| Owner {
+            namespace: Some("shop"),
+            pod: Some("cart-0"),
+            container: Some("cart"),
+            container_id: Some(id),
+            runtime: None,
+            pid: None,
+            process: None,
+            attribution: Attribution::Process,
+        };
+        let attributed = Attributed {
+            owners: vec![named("aaaa"), named("bbbb")],
+            rows: vec![],
+        };
+        let db = [10, 0, 0, 9];
+        let rows = vec![
+            row(0, db, 5432, TcpState::Established),
+            row(1, db, 5432, TcpState::Established),
+        ];
+        let groups = summarize(&attributed, &rows);
+        assert_eq!(groups.len(), 1);
+        assert_eq!((groups[0].container, groups[0].count), (Some("cart"), 2));
+    }
 }

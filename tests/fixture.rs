@@ -211,7 +211,7 @@ fn summary_counts_per_container_and_destination() {
     assert_eq!(
         groups[0],
         serde_json::json!({
-            "namespace": "shop", "pod": "cart-0", "container": null,
+            "namespace": "shop", "pod": "cart-0", "container": null, "container_id": null,
             "remote_addr": "127.0.0.1", "remote_port": 8080,
             "count": 3, "states": {"TIME_WAIT": 3},
         })

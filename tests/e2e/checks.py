@@ -29,7 +29,7 @@ KEYS = [
     "uid",
     "attribution",
 ]
-SUMMARY_KEYS = {"namespace", "pod", "container", "remote_addr", "remote_port", "count", "states"}
+SUMMARY_KEYS = {"namespace", "pod", "container", "container_id", "remote_addr", "remote_port", "count", "states"}
 RUNTIMES = {None, "docker", "containerd", "cri-o", "podman"}
 ATTRIBUTIONS = {"process", "netns", "none"}
 MAX_DETAILS = 6
