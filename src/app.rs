@@ -25,6 +25,13 @@ use crate::summary;
 pub fn run(config: &Config, out: &mut impl Write) -> io::Result<()> {
     let proc = ProcFs::new(config.proc_dir.clone());
     let root = HostRoot::new(choose_root(config));
+    // A mistyped --root would otherwise just name nothing, silently.
+    if !root.path().is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("--root {}: not a directory", root.path().display()),
+        ));
+    }
     let live = is_live_procfs(proc.root());
     let threads = parallel::available_threads();
 

@@ -353,6 +353,20 @@ fn a_closed_pipe_ends_quietly() {
 }
 
 #[test]
+fn a_root_that_is_not_a_directory_is_an_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(["--proc"])
+        .arg(node().join("proc"))
+        .args(["--root", "/nonexistent-root"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--root /nonexistent-root"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
 fn usage_errors_exit_2_with_a_hint() {
     for args in [
         &["--bogus"][..],
