@@ -22,7 +22,8 @@ Which sockets (default: every state but LISTEN, as netstat):
                             closing (ss and kernel spellings)
       --namespace NS        Only sockets of this Kubernetes namespace
       --pod POD             Only sockets of this pod
-      --container NAME      Only sockets of this container
+      --container NAME      Only sockets of this container (its name, or
+                            its id from 12 characters up)
 
 Output:
       --format table|json   Aligned table (default) or JSON Lines
