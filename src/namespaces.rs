@@ -172,7 +172,8 @@ pub fn read_tables(
     let mut tables = Vec::with_capacity(results.len());
     let mut entries = HashMap::new();
     let mut failed = 0;
-    for result in results {
+    let mut pinned_failed = false;
+    for (result, ns) in results.into_iter().zip(namespaces) {
         match result {
             Ok((table, entry)) => {
                 tables.push(table);
@@ -180,18 +181,29 @@ pub fn read_tables(
             }
             // One line however many fail: a debug pod without CAP_SYS_ADMIN
             // fails the same way for every pinned namespace.
-            Err(err) if failed == 0 => {
+            Err(err) => {
+                if failed == 0 {
+                    warn(err);
+                }
                 failed += 1;
-                warn(err)
+                pinned_failed |= matches!(ns.handle, Handle::Mount(_));
             }
-            Err(_) => failed += 1,
         }
     }
+    // A pinned namespace's processes may have hidden namespace links too,
+    // but their tables are read all the same (place_hidden_processes).
+    let still_listed = if pinned_failed {
+        "; a pinned namespace that a process is in is still listed through it"
+    } else {
+        ""
+    };
     if failed > 1 {
         warn(format_args!(
-            "{} more network namespaces could not be read the same way",
+            "{} more network namespaces could not be read the same way{still_listed}",
             failed - 1
         ));
+    } else if pinned_failed {
+        warn(&still_listed[2..]);
     }
     (tables, entries)
 }
