@@ -159,20 +159,10 @@ mod tests {
         assert!(groups.iter().all(|g| g.pod == Some("cart-0")));
     }
 
-    #[test]
-    fn containers_known_only_by_id_stay_apart() {
-        let unnamed = |id| Owner {
-            namespace: None,
-            pod: None,
-            container: None,
-            container_id: Some(id),
-            runtime: None,
-            pid: None,
-            process: None,
-            attribution: Attribution::Process,
-        };
+    /// One socket from each of two owners to the same destination.
+    fn summarize_two(first: Owner<'static>, second: Owner<'static>) -> Vec<Group<'static>> {
         let attributed = Attributed {
-            owners: vec![unnamed("aaaa"), unnamed("bbbb")],
+            owners: vec![first, second],
             rows: vec![],
         };
         let db = [10, 0, 0, 9];
@@ -180,7 +170,25 @@ mod tests {
             row(0, db, 5432, TcpState::Established),
             row(1, db, 5432, TcpState::Established),
         ];
-        let groups = summarize(&attributed, &rows);
+        summarize(&attributed, &rows)
+    }
+
+    fn container(name: Option<&'static str>, id: &'static str) -> Owner<'static> {
+        Owner {
+            namespace: name.map(|_| "shop"),
+            pod: name.map(|_| "cart-0"),
+            container: name,
+            container_id: Some(id),
+            runtime: None,
+            pid: None,
+            process: None,
+            attribution: Attribution::Process,
+        }
+    }
+
+    #[test]
+    fn containers_known_only_by_id_stay_apart() {
+        let groups = summarize_two(container(None, "aaaa"), container(None, "bbbb"));
         let ids: Vec<_> = groups
             .iter()
             .map(|g| (g.container, g.container_id, g.count))
@@ -190,26 +198,10 @@ mod tests {
 
     #[test]
     fn a_container_recreated_under_its_name_is_one_group() {
-        let named = |id| Owner {
-            namespace: Some("shop"),
-            pod: Some("cart-0"),
-            container: Some("cart"),
-            container_id: Some(id),
-            runtime: None,
-            pid: None,
-            process: None,
-            attribution: Attribution::Process,
-        };
-        let attributed = Attributed {
-            owners: vec![named("aaaa"), named("bbbb")],
-            rows: vec![],
-        };
-        let db = [10, 0, 0, 9];
-        let rows = vec![
-            row(0, db, 5432, TcpState::Established),
-            row(1, db, 5432, TcpState::Established),
-        ];
-        let groups = summarize(&attributed, &rows);
+        let groups = summarize_two(
+            container(Some("cart"), "aaaa"),
+            container(Some("cart"), "bbbb"),
+        );
         assert_eq!(groups.len(), 1);
         assert_eq!((groups[0].container, groups[0].count), (Some("cart"), 2));
     }
