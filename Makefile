@@ -32,5 +32,15 @@ check-release: release
 e2e: release
 	python3 tests/e2e/run.py $(BIN)
 
-bench: release
-	python3 bench/run.py $(BIN)
+# Timed next to ss, and next to cnetstat 0.1 (BASELINE_REV) built from git.
+BASELINE_REV := bb95f20
+BASELINE_DIR := target/baseline-$(BASELINE_REV)
+BASELINE_BIN := $(BASELINE_DIR)/target/$(MUSL)/release/cnetstat
+
+$(BASELINE_BIN):
+	rm -rf $(BASELINE_DIR) && mkdir -p $(BASELINE_DIR)
+	git archive $(BASELINE_REV) | tar -x -C $(BASELINE_DIR)
+	cd $(BASELINE_DIR) && cargo build --release --locked --target $(MUSL)
+
+bench: release $(BASELINE_BIN)
+	python3 bench/run.py $(BIN) --baseline $(BASELINE_BIN) $(BENCH_ARGS)

@@ -17,7 +17,11 @@ order after one unrecorded warm-up round, and the table shows median and min wal
   ss -tanp  the same with owners, once per size (slow: its time grows with netns x fds)
   raw tcp   `cat` of /proc/<pid>/net/tcp and tcp6 for one pid per netns (lsns + xargs cat)
   raw fd    `find` readlinking every /proc/*/fd/* entry (what any owner lookup must do)
-  cnetstat  --format json and --summary, with each --backend the binary offers
+  cnetstat  --format json and --summary, with each --backend the binary offers;
+            --format json --record FILE (the listing while writing a recording) and
+            --replay FILE --format json (the listing of a recording made in the same window)
+  baseline  with --baseline BINARY (`make bench` builds cnetstat 0.1 for it): that binary's
+            --format json and --summary, to compare releases side by side
 
 Every TIME_WAIT lives 60 s, so the counts only hold still inside a 60 s window after they
 are made. Measurements run in such windows; a new window first waits for the old TIME_WAITs
@@ -498,7 +502,7 @@ def cnetstat_features(binary):
     return out
 
 
-def build_tools(binary):
+def build_tools(binary, baseline, workdir):
     helptext = cnetstat_features(binary)
     backends = ["proc", "netlink"] if "--backend" in helptext else [None]
     tools = [
@@ -520,9 +524,38 @@ def build_tools(binary):
                 label += f" --backend {backend}"
             tools.append(Tool(f"{mode}_{backend}", label, f"{mode} {backend or ''}".strip(),
                               [binary, *args, *extra], counter, "nonlisten", strict=True))
+    if "--record" in helptext:
+        tools.append(Tool("record", "cnetstat --format json --record FILE", "json record",
+                          [binary, "--format", "json", "--record",
+                           os.path.join(workdir, "recorded.json")],
+                          count_json_lines, "nonlisten", strict=True))
+        tools.append(Tool("replay", "cnetstat --replay FILE --format json", "json replay",
+                          [binary, "--replay", replay_source(workdir), "--format", "json"],
+                          count_json_lines, "nonlisten", strict=True))
+    if baseline:
+        for mode, args, counter in (
+            ("json", ["--format", "json"], count_json_lines),
+            ("summary", ["--summary", "--format", "json"], count_summary),
+        ):
+            tools.append(Tool(f"baseline_{mode}", f"baseline --{'format json' if mode == 'json' else mode}",
+                              f"{mode} baseline", [baseline, *args], counter, "nonlisten",
+                              strict=True))
     tanp = Tool("ss_p", "ss -tanp, every netns (once)", "ss -tanp",
                 ["bash", "-c", SS_IN_EVERY_NETNS.format(flags="-tanp")], count_ss, "all")
     return tools, tanp
+
+
+def replay_source(workdir):
+    return os.path.join(workdir, "replay-source.json")
+
+
+def record_replay_source(binary, workdir):
+    """The recording the replay tool reads, made once per TIME_WAIT window so that it holds
+    the same sockets as the live tools see in that window."""
+    if "--record" not in cnetstat_features(binary):
+        return
+    subprocess.run([binary, "--record", replay_source(workdir), "--format", "json"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
 def execute(tool, workdir, timeout=None):
@@ -583,8 +616,9 @@ def netns_seen_by_ss(workdir):
         return sum(1 for line in f if line.startswith(b"State"))
 
 
-def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
+def measure_size(pods, tools, tanp, reps, tanp_cap, workdir, binary):
     window = Window(pods, None)
+    record_replay_source(binary, workdir)
     log(f"  {window.time_waits} TIME_WAIT made in {window.made_in:.1f} s")
     windows = 1
     tally = {"bench": 0, "total": 0}
@@ -597,6 +631,7 @@ def measure_size(pods, tools, tanp, reps, tanp_cap, workdir):
                 log("  note: one round is longer than a TIME_WAIT window; counts may drift")
             log(f"  waiting for the TIME_WAITs to expire (window {windows + 1})")
             window = Window(pods, window)
+            record_replay_source(binary, workdir)
             windows += 1
         started = time.monotonic()
         order = tools[rnd % len(tools):] + tools[: rnd % len(tools)]
@@ -734,7 +769,8 @@ def print_summary(results):
             else:
                 cells.append("-")
         cells.append(mib(peak_rss([r for t in res["tools"]
-                                   if t.key.startswith(("json", "summary")) for r in t.runs])))
+                                   if t.key.startswith(("json", "summary", "record", "replay"))
+                                   for r in t.runs])))
         log("| " + " | ".join(cells) + " |")
 
 
@@ -766,6 +802,8 @@ def main():
     ap.add_argument("--established-share", type=float, default=0.5,
                     help="share of each pod's sockets that are ESTABLISHED; the rest but "
                     "the listener are TIME_WAIT (default %(default)s)")
+    ap.add_argument("--baseline", help="another cnetstat binary (an earlier release) to time "
+                    "side by side with BINARY")
     ap.add_argument("--clean", action="store_true", help="only remove leftovers and exit")
     args = ap.parse_args()
 
@@ -782,6 +820,9 @@ def main():
         if args.reps < 1:
             sys.exit("--reps must be at least 1")
         binary = os.path.abspath(args.binary)
+        baseline_binary = os.path.abspath(args.baseline) if args.baseline else None
+        if baseline_binary and not os.access(baseline_binary, os.X_OK):
+            sys.exit(f"not an executable baseline binary: {args.baseline}")
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -815,7 +856,7 @@ def main():
     try:
         for pod_count, per_pod in sizes:
             baseline = kernel_tcp_objects()
-            tools, tanp = build_tools(binary)
+            tools, tanp = build_tools(binary, baseline_binary, workdir)
             log("")
             log(f"== {pod_count} pods x {per_pod} sockets ==")
             t0 = time.monotonic()
@@ -826,7 +867,7 @@ def main():
             log(f"  {pod_count} netns, {3 * pod_count} processes, {2 * p.established} "
                 f"ESTABLISHED + 1 LISTEN held per pod, ready in {time.monotonic() - t0:.1f} s")
             windows, checks, tanp_note = measure_size(
-                pods, tools, tanp, args.reps, args.tanp_cap, workdir)
+                pods, tools, tanp, args.reps, args.tanp_cap, workdir, binary)
             ss_last = tools[0].runs[-1].count
             netns = netns_seen_by_ss(workdir)
             title = (f"{pod_count} pods x {per_pod} sockets: ss -tan saw {ss_last['all']} "

@@ -1,5 +1,6 @@
-//! Command line → validated [`Config`]. Parsing never touches the system, so
-//! every flag and error message is unit-tested here.
+//! Command line → [`Args`], exactly what the user typed, checked for
+//! consistency. Parsing never touches the system, so every flag and error
+//! message is unit-tested here; config.rs resolves the rest.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -32,6 +33,13 @@ Output:
                             (--summaryStatistics is accepted too)
       --top N               Keep only the first N summary groups or rows
 
+Recordings:
+      --record FILE         Also write everything collected (every socket,
+                            whatever the filters) to FILE, to look at later
+                            or elsewhere with --replay; `-`: write it to
+                            stdout and show nothing
+      --replay FILE         Read a recording (`-`: stdin) instead of this node
+
 Sources:
       --proc DIR            procfs to read (default /proc)
       --root DIR            Node root holding runtime state and sockets
@@ -61,8 +69,25 @@ pub enum Backend {
     Netlink,
 }
 
+/// A file given on the command line, where `-` means stdin or stdout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileArg {
+    Path(PathBuf),
+    Std,
+}
+
+impl From<OsString> for FileArg {
+    fn from(value: OsString) -> FileArg {
+        if value == "-" {
+            FileArg::Std
+        } else {
+            FileArg::Path(value.into())
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct Args {
     pub states: StateSet,
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -70,15 +95,18 @@ pub struct Config {
     pub format: Format,
     pub summary: bool,
     pub top: Option<usize>,
-    pub proc_dir: PathBuf,
-    /// None when not given, so the caller can look for /host.
+    /// None when not given: the live /proc.
+    pub proc_dir: Option<PathBuf>,
+    /// None when not given, so config.rs can look for /host.
     pub root: Option<PathBuf>,
     pub backend: Backend,
+    pub record: Option<FileArg>,
+    pub replay: Option<FileArg>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mode {
-    Run(Config),
+    Run(Args),
     Help,
     Version,
 }
@@ -109,7 +137,7 @@ where
     let mut all = false;
     let mut listening = false;
     let mut states: Option<StateSet> = None;
-    let mut config = Config {
+    let mut parsed = Args {
         states: StateSet::ALL,
         namespace: None,
         pod: None,
@@ -117,20 +145,23 @@ where
         format: Format::Table,
         summary: false,
         top: None,
-        proc_dir: PathBuf::from("/proc"),
+        proc_dir: None,
         root: None,
         backend: Backend::Auto,
+        record: None,
+        replay: None,
     };
+    let mut backend_given = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('a') | Long("all") => all = true,
             Short('l') | Long("listening") => listening = true,
             Long("state") => states = Some(parse_states(&text_value(&mut parser, "--state")?)?),
-            Long("namespace") => config.namespace = Some(text_value(&mut parser, "--namespace")?),
-            Long("pod") => config.pod = Some(text_value(&mut parser, "--pod")?),
-            Long("container") => config.container = Some(text_value(&mut parser, "--container")?),
+            Long("namespace") => parsed.namespace = Some(text_value(&mut parser, "--namespace")?),
+            Long("pod") => parsed.pod = Some(text_value(&mut parser, "--pod")?),
+            Long("container") => parsed.container = Some(text_value(&mut parser, "--container")?),
             Long("format") => {
-                config.format = match text_value(&mut parser, "--format")?.as_str() {
+                parsed.format = match text_value(&mut parser, "--format")?.as_str() {
                     "table" => Format::Table,
                     "json" => Format::Json,
                     other => {
@@ -140,10 +171,10 @@ where
                     }
                 }
             }
-            Long("summary") => config.summary = true,
+            Long("summary") => parsed.summary = true,
             // The Go cnetstat's flag, a Go bool flag: bare or =true/=false.
             Long("summaryStatistics") => {
-                config.summary = match parser.optional_value() {
+                parsed.summary = match parser.optional_value() {
                     None => true,
                     Some(value) => match value.to_str() {
                         Some("true" | "1") => true,
@@ -159,16 +190,19 @@ where
             }
             Long("top") => {
                 let value = text_value(&mut parser, "--top")?;
-                config.top = Some(value.parse().map_err(|_| {
+                parsed.top = Some(value.parse().map_err(|_| {
                     UsageError(format!(
                         "invalid value '{value}' for --top: expected a whole number"
                     ))
                 })?);
             }
-            Long("proc") => config.proc_dir = parser.value()?.into(),
-            Long("root") => config.root = Some(parser.value()?.into()),
+            Long("proc") => parsed.proc_dir = Some(parser.value()?.into()),
+            Long("root") => parsed.root = Some(parser.value()?.into()),
+            Long("record") => parsed.record = Some(parser.value()?.into()),
+            Long("replay") => parsed.replay = Some(parser.value()?.into()),
             Long("backend") => {
-                config.backend = match text_value(&mut parser, "--backend")?.as_str() {
+                backend_given = true;
+                parsed.backend = match text_value(&mut parser, "--backend")?.as_str() {
                     "auto" => Backend::Auto,
                     "proc" => Backend::Proc,
                     "netlink" => Backend::Netlink,
@@ -185,7 +219,7 @@ where
         }
     }
     let listen = StateSet(TcpState::Listen.bit());
-    config.states = match (states, all, listening) {
+    parsed.states = match (states, all, listening) {
         (Some(_), true, _) | (Some(_), _, true) | (None, true, true) => {
             return Err(UsageError(
                 "use only one of --state, -a/--all and -l/--listening".into(),
@@ -196,7 +230,20 @@ where
         (None, false, true) => listen,
         (None, false, false) => StateSet(StateSet::ALL.0 & !listen.0),
     };
-    Ok(Mode::Run(config))
+    if parsed.replay.is_some() {
+        let collecting = [
+            ("--proc", parsed.proc_dir.is_some()),
+            ("--root", parsed.root.is_some()),
+            ("--backend", backend_given),
+            ("--record", parsed.record.is_some()),
+        ];
+        if let Some((flag, _)) = collecting.iter().find(|(_, given)| *given) {
+            return Err(UsageError(format!(
+                "{flag} reads or records a live node, and --replay reads a recording instead: use one"
+            )));
+        }
+    }
+    Ok(Mode::Run(parsed))
 }
 
 fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
@@ -241,7 +288,7 @@ pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Config, UsageError> {
+    fn run(args: &[&str]) -> Result<Args, UsageError> {
         match parse(args.iter().copied())? {
             Mode::Run(config) => Ok(config),
             other => panic!("expected a run, got {other:?}"),
@@ -255,8 +302,9 @@ mod tests {
         assert!(config.states.contains(TcpState::TimeWait));
         assert!(config.states.contains(TcpState::Established));
         assert_eq!(config.format, Format::Table);
-        assert_eq!(config.proc_dir, PathBuf::from("/proc"));
+        assert_eq!(config.proc_dir, None);
         assert_eq!(config.root, None);
+        assert_eq!((config.record, config.replay), (None, None));
         assert_eq!(config.backend, Backend::Auto);
     }
 
@@ -325,9 +373,31 @@ mod tests {
         assert_eq!(config.namespace.as_deref(), Some("kube-system"));
         assert_eq!(config.pod.as_deref(), Some("web-0"));
         assert_eq!(config.container.as_deref(), Some("nginx"));
-        assert_eq!(config.proc_dir, PathBuf::from("/tmp/p"));
+        assert_eq!(config.proc_dir, Some(PathBuf::from("/tmp/p")));
         assert_eq!(config.root, Some(PathBuf::from("/host")));
         assert_eq!(config.backend, Backend::Proc);
+    }
+
+    #[test]
+    fn record_and_replay_take_a_file_or_a_dash() {
+        let config = run(&["--record", "node.json"]).unwrap();
+        assert_eq!(config.record, Some(FileArg::Path("node.json".into())));
+        assert_eq!(run(&["--record", "-"]).unwrap().record, Some(FileArg::Std));
+        let config = run(&["--replay=node.json", "--summary", "--pod", "x"]).unwrap();
+        assert_eq!(config.replay, Some(FileArg::Path("node.json".into())));
+        assert_eq!(run(&["--replay", "-"]).unwrap().replay, Some(FileArg::Std));
+        for flag in [
+            &["--proc", "/p"][..],
+            &["--root", "/"],
+            &["--backend", "proc"],
+            &["--record", "x"],
+        ] {
+            let mut args = vec!["--replay", "node.json"];
+            args.extend(flag);
+            let err = run(&args).unwrap_err().to_string();
+            assert!(err.contains(flag[0]) && err.contains("--replay"), "{err}");
+        }
+        assert!(run(&["--replay"]).is_err());
     }
 
     #[test]

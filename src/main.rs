@@ -1,38 +1,31 @@
 //! cnetstat: every TCP socket of every network namespace on a node, with the
 //! pod and container that owns it.
+//!
+//! main → cli (argv → Args) → config (Args → Config) → app: collect (or
+//! replay) a snapshot, analyse it, render it.
 
+mod analyze;
 mod app;
-mod ascii;
-mod attribute;
-mod catalog;
-mod cgroup;
 mod cli;
-mod diagnostics;
-mod docker;
-mod host_root;
-mod http;
-mod kubelet_logs;
+mod clock;
+mod collect;
+mod config;
+mod diag;
+mod escape;
 mod model;
-mod mountinfo;
-mod namespaces;
-mod naming;
-mod netns_enter;
-mod oci;
-mod parallel;
-mod processes;
-mod procfs;
+mod names;
+mod netlink;
+mod parse;
+mod record;
 mod render;
-mod runtime_state;
-mod sock_diag;
-mod summary;
-mod tcp_table;
+mod text;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Mode::Run(config)) => config,
+    let args = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Mode::Run(args)) => args,
         Ok(cli::Mode::Help) => return print(cli::HELP),
         Ok(cli::Mode::Version) => {
             return print(concat!("cnetstat ", env!("CARGO_PKG_VERSION"), "\n"))
@@ -42,18 +35,30 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let config = match config::resolve(args) {
+        Ok(config) => config,
+        Err(err) => return fail(&err),
+    };
+    for note in &config.notes {
+        diag::note(note);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = app::run(&config, &mut out).and_then(|()| out.flush());
+    let result =
+        app::run(&config, &mut out).and_then(|()| out.flush().map_err(app::AppError::Output));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `cnetstat | head` closes the pipe: that is the reader's choice, not a failure.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cnetstat: error: {err}");
-            ExitCode::FAILURE
+        Err(app::AppError::Output(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
         }
+        Err(err) => fail(&err),
     }
+}
+
+fn fail(err: &dyn std::fmt::Display) -> ExitCode {
+    diag::error(&err.to_string());
+    ExitCode::FAILURE
 }
 
 fn print(text: &str) -> ExitCode {

@@ -1,0 +1,9 @@
+//! Views of a snapshot, each a pure function of it: who owns each socket,
+//! which rows a filter keeps, in what order, grouped how, and what the
+//! warnings cost the user.
+
+pub mod attribute;
+pub mod filter;
+pub mod order;
+pub mod summary;
+pub mod warnings;

@@ -1,0 +1,224 @@
+//! The snapshot's warnings as lines for a person: one line each, a few per
+//! run, each saying what the user loses in sockets. A pure function of the
+//! snapshot, so a recording prints the same warnings as the run that made it.
+
+use std::collections::HashMap;
+
+use super::attribute::{Attributed, Attribution};
+use crate::model::{Collector, NetnsId, Runtime, Snapshot, Warning};
+
+/// How many unreadable runtime files are named one by one.
+const RUNTIME_FILES_SHOWN: usize = 3;
+
+pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut unreadable_netns = Vec::new();
+    let mut skipped_lines: Option<(u64, &str, u64)> = None;
+    let mut runtime_files = 0;
+    for warning in snapshot.warnings.iter() {
+        match warning {
+            Warning::NetlinkFallback { error } => lines.push(format!(
+                "sock_diag netlink failed ({error}); the /proc text tables were read instead, \
+                 so nothing is missing"
+            )),
+            Warning::NetnsUnreadable { .. } => unreadable_netns.push(warning),
+            Warning::TableLinesSkipped {
+                path,
+                first_line,
+                lines: count,
+                ..
+            } => {
+                let (total, _, _) = skipped_lines.get_or_insert((0, path, *first_line));
+                *total += count;
+            }
+            Warning::PinnedUnlisted { path, error } => lines.push(format!(
+                "{path}: {error}; network namespaces that only a bind mount holds (CRI-O pods \
+                 without an infra process, leaked CNI namespaces) are not listed, nor their sockets"
+            )),
+            Warning::ProcessesUnreadable {
+                ns_links,
+                fd_tables,
+                processes,
+                first,
+            } => lines.extend(unreadable_processes(
+                snapshot, attributed, *ns_links, *fd_tables, *processes, first,
+            )),
+            Warning::Docker { error } => {
+                let unnamed = count_rows(attributed, |o| {
+                    o.runtime == Some(Runtime::Docker) && o.container.is_none()
+                });
+                lines.push(format!(
+                    "docker: {error}; Docker containers are shown by id only ({})",
+                    sockets(unnamed, "without a name")
+                ));
+            }
+            Warning::RuntimeFile {
+                path,
+                problem,
+                container_id,
+            } => {
+                runtime_files += 1;
+                if runtime_files > RUNTIME_FILES_SHOWN {
+                    continue;
+                }
+                let loss = match container_id {
+                    Some(id) => {
+                        let unnamed = count_rows(attributed, |o| {
+                            o.container_id == Some(id.as_str()) && o.container.is_none()
+                        });
+                        format!(
+                            "; {} of container {}",
+                            sockets(unnamed, "without a name"),
+                            short(id)
+                        )
+                    }
+                    None => "; containers it describes may be shown by id only".into(),
+                };
+                let at = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{path}: ")
+                };
+                lines.push(format!("{at}{problem}{loss}"));
+            }
+        }
+    }
+    if runtime_files > RUNTIME_FILES_SHOWN {
+        lines.push(format!(
+            "{} more runtime files could not be read or parsed",
+            runtime_files - RUNTIME_FILES_SHOWN
+        ));
+    }
+    if let Some((total, path, first_line)) = skipped_lines {
+        lines.push(format!(
+            "{total} lines of socket tables are not sockets and were skipped: {} \
+             (first: {path} line {first_line})",
+            sockets(total, "missing")
+        ));
+    }
+    lines.extend(unreadable_namespaces(snapshot, &unreadable_netns));
+    lines
+}
+
+fn unreadable_processes(
+    snapshot: &Snapshot,
+    attributed: &Attributed<'_>,
+    ns_links: u32,
+    fd_tables: u32,
+    processes: u32,
+    first: &str,
+) -> Option<String> {
+    // A socket with an inode is held by some process; shown without one,
+    // its process could not be read (or exited in the instant between the
+    // table and the fd scan, which is rare).
+    let ownerless = attributed
+        .rows
+        .iter()
+        .filter(|r| r.socket.inode != 0 && attributed.owner(r).attribution != Attribution::Process)
+        .count() as u64;
+    let hidden = attributed
+        .rows
+        .iter()
+        .filter(|r| matches!(r.netns, NetnsId::Hidden(_)))
+        .count() as u64;
+    if ownerless == 0 && hidden == 0 {
+        return None;
+    }
+    let mut losses = Vec::new();
+    if ownerless > 0 {
+        losses.push(sockets(ownerless, "with no process"));
+    }
+    if hidden > 0 {
+        losses.push(sockets(hidden, "with no namespace inode"));
+    }
+    let advice = if snapshot.collector.has_capability(Collector::CAP_SYS_PTRACE) {
+        "cnetstat had CAP_SYS_PTRACE, so these processes are beyond it (another user \
+         namespace, or a capability it lacks, as PID 1 of a sandbox)"
+    } else {
+        "run as root with CAP_SYS_PTRACE (sudo, or kubectl debug --profile=sysadmin)"
+    };
+    Some(format!(
+        "could not read the open files of {fd_tables} and the namespace link of {ns_links} of \
+         {processes} processes (first: {first}): {}. {advice}",
+        losses.join(", ")
+    ))
+}
+
+fn unreadable_namespaces(snapshot: &Snapshot, warnings: &[&Warning]) -> Option<String> {
+    let mut counted = 0u64;
+    let mut uncounted = 0;
+    let mut pinned = 0;
+    for warning in warnings {
+        if let Warning::NetnsUnreadable {
+            sockets, pinned: p, ..
+        } = warning
+        {
+            match sockets {
+                Some(n) => counted += n,
+                None => uncounted += 1,
+            }
+            pinned += usize::from(*p);
+        }
+    }
+    let Some(Warning::NetnsUnreadable {
+        netns, path, error, ..
+    }) = warnings.first()
+    else {
+        return None;
+    };
+    let which = match (warnings.len(), netns) {
+        (1, Some(inode)) => {
+            format!("network namespace {inode} could not be read ({path}: {error})")
+        }
+        (1, None) => format!("a network namespace could not be read ({path}: {error})"),
+        (n, _) => format!("{n} network namespaces could not be read (first: {path}: {error})"),
+    };
+    let mut loss = match (counted, uncounted) {
+        (0, _) => "their sockets are missing (how many is unknown)".to_owned(),
+        (n, 0) => format!("{} (by their counters)", sockets(n, "missing")),
+        (n, _) => format!(
+            "{} (by their counters), and those of {uncounted} more whose count is unknown",
+            sockets(n, "missing")
+        ),
+    };
+    let hidden_processes = snapshot
+        .processes
+        .iter()
+        .any(|p| matches!(p.netns, NetnsId::Hidden(_)));
+    if pinned > 0 && hidden_processes {
+        // A process whose namespace link is hidden may be in a pinned
+        // namespace; its table was read through that process.
+        loss.push_str(
+            ", unless among those listed with netns null (read through processes whose \
+             namespace link could not be read)",
+        );
+    }
+    Some(format!("{which}: {loss}"))
+}
+
+fn count_rows(
+    attributed: &Attributed<'_>,
+    wanted: impl Fn(&super::attribute::Owner<'_>) -> bool,
+) -> u64 {
+    let matching: HashMap<u32, bool> = attributed
+        .owners
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (i as u32, wanted(o)))
+        .collect();
+    attributed
+        .rows
+        .iter()
+        .filter(|r| matching[&r.owner])
+        .count() as u64
+}
+
+/// `1 socket …` or `12 sockets …`; `what` must read the same after both.
+fn sockets(n: u64, what: &str) -> String {
+    let noun = if n == 1 { "socket" } else { "sockets" };
+    format!("{n} {noun} {what}")
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

@@ -1,0 +1,218 @@
+//! Live collection: the node's `/proc`, netlink and runtime files in, one
+//! owned [`Snapshot`] out. All I/O on the node happens under here and in
+//! names/; every stage that fails for part of the node (a process that
+//! exits, a namespace that cannot be entered, a runtime that does not
+//! answer) records a warning and goes on with the rest.
+
+pub mod host_root;
+pub mod namespaces;
+pub mod netns_enter;
+pub mod parallel;
+pub mod processes;
+pub mod procfs;
+pub mod read_netns;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::clock;
+use crate::model::{
+    Collector, NetnsSnapshot, Snapshot, SocketOwners, StateSet, Warnings, FORMAT_VERSION,
+};
+use crate::names;
+use host_root::HostRoot;
+use procfs::ProcFs;
+use read_netns::TableReader;
+
+/// What to collect and how, resolved from the command line (config.rs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub proc_dir: PathBuf,
+    pub root: PathBuf,
+    /// Whether `proc_dir` is this machine's live procfs, not a recorded tree.
+    pub live: bool,
+    pub reader: TableReader,
+    /// The states to ask the kernel for.
+    pub states: StateSet,
+    /// The states of the sockets whose owning process to look up.
+    pub owners_for: StateSet,
+}
+
+#[derive(Debug)]
+pub enum CollectError {
+    /// Without the process list there is nothing to read.
+    ListProcesses { proc_dir: PathBuf, error: io::Error },
+}
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CollectError::ListProcesses { proc_dir, error } => {
+                write!(
+                    f,
+                    "cannot list processes in {}: {error}",
+                    proc_dir.display()
+                )
+            }
+        }
+    }
+}
+
+pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
+    let proc = ProcFs::new(plan.proc_dir.clone());
+    let root = HostRoot::new(plan.root.clone());
+    let threads = parallel::available_threads();
+    let pids = proc.pids().map_err(|error| CollectError::ListProcesses {
+        proc_dir: plan.proc_dir.clone(),
+        error,
+    })?;
+
+    let ((mut processes, mut unreadable), names) = std::thread::scope(|scope| {
+        // Runtime metadata needs nothing from /proc: read it meanwhile.
+        let names = scope.spawn(|| names::read_names(&root));
+        let scan = processes::scan_processes(&proc, &pids, threads);
+        match names.join() {
+            Ok(names) => (scan, names),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let mut warnings = Warnings::default();
+    warnings.extend(names.warnings);
+    warnings.extend(names::docker_warning(
+        &names.docker,
+        &processes,
+        &names.catalog,
+    ));
+
+    let mounts = if plan.live {
+        namespaces::pinned_namespaces(&proc).unwrap_or_else(|warning| {
+            warnings.push(warning);
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+    let found = namespaces::discover_namespaces(
+        &processes,
+        &mounts,
+        &namespaces::mount_opener(&proc, &root),
+    );
+    let taken = clock::now();
+    let mut tables = read_netns::read_tables(&proc, &found, plan.reader, plan.states, threads);
+    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
+    warnings.extend(std::mem::take(&mut tables.warnings));
+    let mut namespaces = tables.namespaces;
+    drop_duplicate_inodes(&mut namespaces);
+
+    let wanted: HashSet<u64> = namespaces
+        .iter()
+        .flat_map(|ns| &ns.sockets)
+        .filter(|s| s.inode != 0 && plan.owners_for.contains(s.state))
+        .map(|s| s.inode)
+        .collect();
+    let socket_owners = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        processes::scan_socket_owners(&proc, &pids, &wanted, threads, &mut unreadable)
+    };
+    warnings.extend(unreadable.warning(pids.len()));
+    let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
+
+    Ok(Snapshot {
+        version: FORMAT_VERSION,
+        taken,
+        collector: collector(),
+        states: plan.states,
+        host_netns: host_netns(&proc, plan.live),
+        namespaces,
+        processes,
+        socket_owners: SocketOwners(socket_owners),
+        catalog: names.catalog,
+        sandbox_netns,
+        warnings,
+    })
+}
+
+/// A socket is one file: should two reads show the same inode (a recorded
+/// tree whose namespaces cannot be told apart), it is listed once. Inode 0
+/// (TIME_WAIT, request sockets) names no file, and 4-tuples repeat across
+/// namespaces on any busy node, so neither says two rows are one socket.
+fn drop_duplicate_inodes(namespaces: &mut [NetnsSnapshot]) {
+    // Duplicates are rare (never on a live /proc): a sorted list finds out
+    // whether there are any for a fraction of what a set per socket costs.
+    let mut inodes: Vec<u64> = namespaces
+        .iter()
+        .flat_map(|ns| &ns.sockets)
+        .map(|s| s.inode)
+        .filter(|&inode| inode != 0)
+        .collect();
+    inodes.sort_unstable();
+    if inodes.windows(2).all(|w| w[0] != w[1]) {
+        return;
+    }
+    let mut seen = HashSet::new();
+    for ns in namespaces {
+        ns.sockets.retain(|s| s.inode == 0 || seen.insert(s.inode));
+    }
+}
+
+/// The host's namespace is PID 1's; where its link is denied (a sandbox
+/// whose PID 1 holds a capability root lacks), cnetstat's own.
+fn host_netns(proc: &ProcFs, live: bool) -> Option<u64> {
+    proc.netns(1).ok().or_else(|| {
+        live.then(|| ProcFs::new("/proc".into()).netns(std::process::id()).ok())
+            .flatten()
+    })
+}
+
+fn collector() -> Collector {
+    // SAFETY: utsname is plain old data, valid when zeroed; uname fills it.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is writable and the size uname expects.
+    let named = unsafe { libc::uname(&mut uts) } == 0;
+    let field = |chars: &[libc::c_char]| {
+        let bytes: Vec<u8> = chars
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let status = std::fs::read("/proc/self/status").unwrap_or_default();
+    Collector {
+        hostname: if named {
+            field(&uts.nodename)
+        } else {
+            String::new()
+        },
+        kernel: if named {
+            field(&uts.release)
+        } else {
+            String::new()
+        },
+        // SAFETY: geteuid has no arguments and cannot fail.
+        euid: unsafe { libc::geteuid() },
+        cap_eff: crate::parse::proc_pid::effective_capabilities(&status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{testing, TcpState};
+
+    #[test]
+    fn a_socket_read_twice_is_listed_once_but_time_waits_are_all_kept() {
+        let tw = || testing::socket("10.0.0.1:40000", "10.0.0.9:443", TcpState::TimeWait, 0);
+        let held = testing::socket("10.0.0.1:40001", "10.0.0.9:443", TcpState::Established, 77);
+        let mut namespaces = vec![
+            testing::netns(1, vec![tw(), held]),
+            testing::netns(2, vec![tw(), held]),
+        ];
+        drop_duplicate_inodes(&mut namespaces);
+        assert_eq!(namespaces[0].sockets, vec![tw(), held]);
+        assert_eq!(namespaces[1].sockets, vec![tw()]);
+    }
+}

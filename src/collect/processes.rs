@@ -1,0 +1,115 @@
+//! Processes: for each, its network namespace, cgroup and name; and which
+//! process holds each socket, from the links in `/proc/<pid>/fd`.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+
+use super::parallel;
+use super::procfs::ProcFs;
+use crate::model::{NetnsId, Process, Warning};
+use crate::parse::cgroup::parse_cgroup_file;
+use crate::parse::proc_pid::comm_name;
+
+/// Processes whose files could not be read, and the first error seen.
+#[derive(Clone, Debug, Default)]
+pub struct Unreadable {
+    namespaces: u32,
+    fd_tables: u32,
+    first: Option<String>,
+}
+
+pub fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<Process>, Unreadable) {
+    let scanned = parallel::map(pids, threads, Vec::new, |buf, &pid| {
+        let (netns, denied) = match proc.netns(pid) {
+            Ok(inode) => (NetnsId::Inode(inode), None),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+            // Placed in a namespace later, by what its table holds.
+            Err(err) => (
+                NetnsId::Hidden(pid),
+                Some(format!("{}: {err}", proc.pid_path(pid, "ns/net").display())),
+            ),
+        };
+        let cgroup = match proc.read(pid, "cgroup", buf) {
+            Ok(()) => parse_cgroup_file(buf),
+            Err(_) => None,
+        };
+        let comm = match proc.read(pid, "comm", buf) {
+            Ok(()) => String::from_utf8_lossy(comm_name(buf)).into_owned(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+            Err(_) => "?".into(),
+        };
+        let process = Process {
+            pid,
+            comm,
+            netns,
+            cgroup,
+        };
+        Some((process, denied))
+    });
+    let mut processes = Vec::with_capacity(scanned.len());
+    let mut unreadable = Unreadable::default();
+    for (process, denied) in scanned.into_iter().flatten() {
+        if let Some(err) = denied {
+            unreadable.namespaces += 1;
+            unreadable.first.get_or_insert(err);
+        }
+        processes.push(process);
+    }
+    (processes, unreadable)
+}
+
+/// Inode → pid of the lowest pid holding it, for the inodes `wanted`.
+pub fn scan_socket_owners(
+    proc: &ProcFs,
+    pids: &[u32],
+    wanted: &HashSet<u64>,
+    threads: usize,
+    unreadable: &mut Unreadable,
+) -> HashMap<u64, u32> {
+    let found = parallel::map(
+        pids,
+        threads,
+        || (),
+        |_, &pid| {
+            let mut held = Vec::new();
+            let result = proc.socket_inodes(pid, |inode| {
+                if wanted.contains(&inode) {
+                    held.push(inode);
+                }
+            });
+            match result {
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+                    Err(format!("{}: {err}", proc.pid_path(pid, "fd").display()))
+                }
+                _ => Ok(held),
+            }
+        },
+    );
+    let mut owners = HashMap::with_capacity(wanted.len());
+    for (&pid, held) in pids.iter().zip(found) {
+        match held {
+            Ok(held) => {
+                for inode in held {
+                    owners.entry(inode).or_insert(pid);
+                }
+            }
+            Err(err) => {
+                unreadable.fd_tables += 1;
+                unreadable.first.get_or_insert(err);
+            }
+        }
+    }
+    owners
+}
+
+impl Unreadable {
+    /// Counted in processes here; analysis states the loss in sockets.
+    pub fn warning(self, processes: usize) -> Option<Warning> {
+        Some(Warning::ProcessesUnreadable {
+            ns_links: self.namespaces,
+            fd_tables: self.fd_tables,
+            processes: u32::try_from(processes).unwrap_or(u32::MAX),
+            first: self.first?,
+        })
+    }
+}

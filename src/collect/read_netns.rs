@@ -1,0 +1,363 @@
+//! Reading each network namespace's socket tables, in parallel, through
+//! sock_diag netlink (inside the namespace) or the `/proc` text tables
+//! (through a process in it, or inside it when no process holds it).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::namespaces::{Handle, Namespace};
+use super::netns_enter;
+use super::parallel;
+use super::procfs::{read_into, ProcFs};
+use crate::model::{NetnsId, NetnsSnapshot, Process, Proto, Socket, StateSet, TcpState, Warning};
+use crate::netlink::sock_diag;
+use crate::parse::proc_net;
+use crate::parse::sockstat;
+
+/// How socket tables are read; resolved from `--backend` before collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableReader {
+    /// sock_diag inside the namespace, falling back to the text tables
+    /// where it fails (no `tcp_diag`, a seccomp filter, no CAP_SYS_ADMIN).
+    Netlink,
+    ProcText,
+}
+
+/// The namespaces' tables, each namespace's `net/tcp` entry inode (see
+/// [`place_hidden_processes`]), and what could not be read.
+pub struct Tables {
+    pub namespaces: Vec<NetnsSnapshot>,
+    pub entries: HashMap<u64, NetnsId>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Why one namespace gave no table.
+enum ReadError {
+    /// Every process in it exited, or its bind mount went away: it is gone,
+    /// and so are its sockets. Not worth a word.
+    Vanished,
+    Failed {
+        path: String,
+        error: String,
+    },
+}
+
+/// What reading one namespace gave.
+struct Read {
+    sockets: Vec<Socket>,
+    /// The inode of its `net/tcp` entry.
+    entry: Option<u64>,
+    warnings: Vec<Warning>,
+}
+
+pub fn read_tables(
+    proc: &ProcFs,
+    namespaces: &[Namespace],
+    reader: TableReader,
+    states: StateSet,
+    threads: usize,
+) -> Tables {
+    let results = parallel::map(namespaces, threads, Vec::new, |buf, ns| {
+        read_namespace(proc, ns, reader, states, buf)
+    });
+    let mut tables = Tables {
+        namespaces: Vec::with_capacity(results.len()),
+        entries: HashMap::new(),
+        warnings: Vec::new(),
+    };
+    for (result, ns) in results.into_iter().zip(namespaces) {
+        let id = NetnsId::Inode(ns.inode);
+        match result {
+            Ok(read) => {
+                tables.namespaces.push(NetnsSnapshot {
+                    id,
+                    sockets: read.sockets,
+                });
+                tables.entries.extend(read.entry.map(|entry| (entry, id)));
+                tables.warnings.extend(read.warnings);
+            }
+            Err(ReadError::Vanished) => {}
+            Err(ReadError::Failed { path, error }) => {
+                let sockets = match &ns.handle {
+                    Handle::Processes(pids) => pids
+                        .iter()
+                        .find_map(|&pid| counted_sockets(proc, pid, &mut Vec::new())),
+                    Handle::Mount(_) => None,
+                };
+                tables.warnings.push(Warning::NetnsUnreadable {
+                    netns: Some(ns.inode),
+                    path,
+                    error,
+                    pinned: matches!(ns.handle, Handle::Mount(_)),
+                    sockets,
+                })
+            }
+        }
+    }
+    tables
+}
+
+/// Processes whose namespace link could not be read (ptrace access denied)
+/// still show their namespace's table through `/proc/<pid>/net/tcp`, and
+/// that file's inode number is the namespace's own: the kernel registers the
+/// `tcp` entry once per namespace, and stat needs no ptrace access. So a
+/// hidden process joins the namespace whose `tcp` entry it shares, and the
+/// rest are read once per such entry, as namespaces whose inode is unknown.
+/// On a recorded tree (`live` false) the entries are plain files, all
+/// different, so there processes whose tables are byte for byte the same
+/// are one namespace.
+pub fn place_hidden_processes(
+    proc: &ProcFs,
+    live: bool,
+    processes: &mut [Process],
+    tables: &mut Tables,
+    states: StateSet,
+) {
+    let mut buf = Vec::new();
+    let mut read_texts: HashMap<Vec<u8>, NetnsId> = HashMap::new();
+    for process in processes.iter_mut() {
+        let NetnsId::Hidden(pid) = process.netns else {
+            continue;
+        };
+        let Some(entry) = table_entry(&proc.pid_path(pid, "net/tcp")) else {
+            continue;
+        };
+        if let Some(&netns) = tables.entries.get(&entry) {
+            process.netns = netns;
+            continue;
+        }
+        let net = proc.pid_path(pid, "net");
+        let mut sockets = Vec::new();
+        let mut warnings = Vec::new();
+        let text = match read_text_tables(&net, None, states, &mut buf, &mut sockets, &mut warnings)
+        {
+            Ok(text) => text,
+            Err(ReadError::Vanished) => continue,
+            Err(ReadError::Failed { path, error }) => {
+                tables.warnings.push(Warning::NetnsUnreadable {
+                    netns: None,
+                    path,
+                    error,
+                    pinned: false,
+                    sockets: None,
+                });
+                continue;
+            }
+        };
+        if !live {
+            if let Some(&netns) = read_texts.get(&text) {
+                process.netns = netns;
+                continue;
+            }
+            read_texts.insert(text, process.netns);
+        }
+        tables.entries.insert(entry, process.netns);
+        tables.warnings.extend(warnings);
+        tables.namespaces.push(NetnsSnapshot {
+            id: process.netns,
+            sockets,
+        });
+    }
+}
+
+/// The inode of a namespace's `net/tcp` entry, which names the namespace.
+fn table_entry(tcp: &Path) -> Option<u64> {
+    std::fs::metadata(tcp).ok().map(|m| m.ino())
+}
+
+fn read_namespace(
+    proc: &ProcFs,
+    ns: &Namespace,
+    reader: TableReader,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+) -> Result<Read, ReadError> {
+    let mut read = Read {
+        sockets: Vec::new(),
+        entry: None,
+        warnings: Vec::new(),
+    };
+    let netns = Some(ns.inode);
+    match &ns.handle {
+        Handle::Processes(pids) => {
+            let mut failure = ReadError::Vanished;
+            for &pid in pids {
+                let ns_file = proc.pid_path(pid, "ns/net");
+                let result =
+                    read_through_process(proc, pid, &ns_file, reader, states, buf, &mut read);
+                // The process must still be in the namespace after the read:
+                // one that exited or moved (setns, pid reuse) gives way to
+                // the next, and its sockets are not this namespace's.
+                let stayed = proc.netns(pid).ok() == Some(ns.inode);
+                match result {
+                    Ok(()) if stayed => {
+                        read.entry = table_entry(&proc.pid_path(pid, "net/tcp"));
+                        return Ok(read);
+                    }
+                    Err(err) if stayed => return Err(err),
+                    Ok(()) | Err(ReadError::Vanished) => {}
+                    Err(err) => failure = err,
+                }
+                read.sockets.clear();
+                read.warnings.clear();
+            }
+            Err(failure)
+        }
+        Handle::Mount(ns_file) => {
+            let failed = |error: String| ReadError::Failed {
+                path: ns_file.display().to_string(),
+                error,
+            };
+            let inside = netns_enter::in_netns(ns_file, || {
+                // After setns only this thread is in the namespace: its
+                // files are under /proc/thread-self, not /proc/self.
+                let entered = std::fs::metadata("/proc/thread-self/ns/net")
+                    .map_err(|err| failed(format!("/proc/thread-self/ns/net: {err}")))?;
+                if entered.ino() != ns.inode {
+                    return Err(failed("the bind mount now holds another namespace".into()));
+                }
+                let dumped = reader == TableReader::Netlink
+                    && dump_or_note(states, &mut read.sockets, &mut read.warnings);
+                if !dumped {
+                    let net = Path::new("/proc/thread-self/net");
+                    read_text_tables(
+                        net,
+                        netns,
+                        states,
+                        buf,
+                        &mut read.sockets,
+                        &mut read.warnings,
+                    )?;
+                }
+                read.entry = table_entry(Path::new("/proc/thread-self/net/tcp"));
+                Ok(())
+            });
+            match inside {
+                Ok(Ok(())) => Ok(read),
+                Ok(Err(err)) => Err(err),
+                Err(netns_enter::EnterError::Open { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    Err(ReadError::Vanished)
+                }
+                Err(err) => Err(failed(err.to_string())),
+            }
+        }
+    }
+}
+
+fn read_through_process(
+    proc: &ProcFs,
+    pid: u32,
+    ns_file: &Path,
+    reader: TableReader,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    read: &mut Read,
+) -> Result<(), ReadError> {
+    if !may_hold(proc, pid, states, buf) {
+        return Ok(());
+    }
+    // Without CAP_SYS_ADMIN entering fails, and the text tables still answer.
+    if reader == TableReader::Netlink
+        && netns_enter::in_netns(ns_file, || {
+            dump_or_note(states, &mut read.sockets, &mut read.warnings)
+        })
+        .unwrap_or(false)
+    {
+        return Ok(());
+    }
+    let netns = proc.netns(pid).ok();
+    read_text_tables(
+        &proc.pid_path(pid, "net"),
+        netns,
+        states,
+        buf,
+        &mut read.sockets,
+        &mut read.warnings,
+    )
+    .map(|_| ())
+}
+
+/// Dumps the calling thread's namespace by netlink; on failure notes why
+/// and leaves `out` as it was, for the caller to read the text tables.
+fn dump_or_note(states: StateSet, out: &mut Vec<Socket>, warnings: &mut Vec<Warning>) -> bool {
+    match sock_diag::dump_tcp(states, out) {
+        Ok(()) => true,
+        Err(err) => {
+            warnings.push(Warning::NetlinkFallback {
+                error: err.to_string(),
+            });
+            false
+        }
+    }
+}
+
+/// `tcp` and `tcp6` of one namespace's `net` directory, both always read:
+/// bad lines are skipped one by one and counted in a warning. Returns the
+/// two tables' bytes, which tell recorded namespaces apart.
+fn read_text_tables(
+    net: &Path,
+    netns: Option<u64>,
+    states: StateSet,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<Socket>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<u8>, ReadError> {
+    let mut text = Vec::new();
+    for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
+        let path = net.join(file);
+        match read_into(&path, buf) {
+            Ok(()) => {}
+            // A kernel without IPv6 has no tcp6.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && proto == Proto::Tcp6 => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(ReadError::Vanished),
+            Err(err) => {
+                return Err(ReadError::Failed {
+                    path: path.display().to_string(),
+                    error: err.to_string(),
+                })
+            }
+        }
+        if let Some(bad) = proc_net::parse_table(buf, proto, states, out) {
+            warnings.push(Warning::TableLinesSkipped {
+                netns,
+                path: path.display().to_string(),
+                first_line: bad.first_line as u64,
+                lines: bad.count as u64,
+            });
+        }
+        text.extend_from_slice(buf);
+    }
+    Ok(text)
+}
+
+/// False when the namespace's counters show no socket in the wanted
+/// states, so its table, a walk of every socket on the node, is not read.
+/// Request sockets (SYN_RECV) are not counted, but need a listener, which
+/// is. The `tw` counter holds every timewait socket, and an orphan past
+/// FIN_WAIT2 is one too, shown in that state.
+fn may_hold(proc: &ProcFs, pid: u32, states: StateSet, buf: &mut Vec<u8>) -> bool {
+    let Some(counts) = tcp_counts(proc, pid, buf) else {
+        return true;
+    };
+    let timewait = TcpState::TimeWait.bit() | TcpState::FinWait2.bit();
+    (counts.in_use > 0 && states.0 & !TcpState::TimeWait.bit() != 0)
+        || (counts.time_wait > 0 && states.0 & timewait != 0)
+}
+
+/// How many TCP sockets the namespace of `pid` holds, by its counters.
+fn counted_sockets(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<u64> {
+    let counts = tcp_counts(proc, pid, buf)?;
+    counts.in_use.checked_add(counts.time_wait)
+}
+
+fn tcp_counts(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<sockstat::TcpCounts> {
+    let mut sockstat6 = Vec::new();
+    proc.read(pid, "net/sockstat", buf)
+        .and_then(|()| proc.read(pid, "net/sockstat6", &mut sockstat6))
+        .ok()?;
+    sockstat::tcp_counts(buf, &sockstat6)
+}

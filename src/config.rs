@@ -1,0 +1,159 @@
+//! What the user typed ([`Args`]) → what to do ([`Config`]), resolved once
+//! against this machine: which root and procfs, whether that procfs is
+//! live, which table reader, what to collect for the view asked for. No
+//! "auto" travels past here.
+
+use std::fmt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::analyze::filter::{Filter, OwnerFilter};
+use crate::cli::{Args, Backend, FileArg, Format};
+use crate::collect::read_netns::TableReader;
+use crate::collect::Plan;
+use crate::model::StateSet;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Config {
+    pub source: Source,
+    /// Where to write what was collected.
+    pub record: Option<FileArg>,
+    pub view: View,
+    /// Said once on stderr: how an ambiguous choice was made.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Source {
+    Live(Plan),
+    Replay(FileArg),
+}
+
+/// What to show of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub filter: Filter,
+    pub format: Format,
+    pub summary: bool,
+    pub top: Option<usize>,
+}
+
+/// A `--root` or `--proc` that cannot be what it should be.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+    let view = View {
+        filter: Filter {
+            states: args.states,
+            owner: OwnerFilter {
+                namespace: args.namespace,
+                pod: args.pod,
+                container: args.container,
+            },
+        },
+        format: args.format,
+        summary: args.summary,
+        top: args.top,
+    };
+    let mut notes = Vec::new();
+    let source = match args.replay {
+        Some(file) => Source::Replay(file),
+        None => {
+            let root = choose_root(args.root, &mut notes)?;
+            let proc_dir = args.proc_dir.unwrap_or_else(|| PathBuf::from("/proc"));
+            let live = is_live_procfs(&proc_dir);
+            // A recording holds the whole node; a view asks the kernel for
+            // just what it shows.
+            let states = if args.record.is_some() {
+                StateSet::ALL
+            } else {
+                view.filter.states
+            };
+            Source::Live(Plan {
+                reader: choose_reader(args.backend, live, &mut notes),
+                proc_dir,
+                root,
+                live,
+                states,
+                owners_for: states,
+            })
+        }
+    };
+    Ok(Config {
+        source,
+        record: args.record,
+        view,
+        notes,
+    })
+}
+
+/// `--root`, else /host when cnetstat runs in a container (a mount namespace
+/// other than PID 1's) that has the node's root there, as `kubectl debug
+/// node` mounts it.
+fn choose_root(given: Option<PathBuf>, notes: &mut Vec<String>) -> Result<PathBuf, ConfigError> {
+    if let Some(root) = given {
+        // A mistyped --root would otherwise just name nothing, silently.
+        return match std::fs::metadata(&root) {
+            Ok(m) if m.is_dir() => Ok(root),
+            Ok(_) => Err(ConfigError(format!(
+                "--root {}: not a directory",
+                root.display()
+            ))),
+            Err(err) => Err(ConfigError(format!("--root {}: {err}", root.display()))),
+        };
+    }
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let in_container = match (ns("self"), ns("1")) {
+        (Some(own), Some(init)) => own != init,
+        // PID 1's link is denied to a debug container without
+        // CAP_SYS_PTRACE; then /host existing decides.
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let host = Path::new("/host");
+    if in_container && (host.join("proc/1").exists() || host.join("run").is_dir()) {
+        notes.push(
+            "running in a container: reading the node's files under /host (--root / to override)"
+                .into(),
+        );
+        return Ok(host.to_path_buf());
+    }
+    Ok(PathBuf::from("/"))
+}
+
+fn is_live_procfs(proc_root: &Path) -> bool {
+    match (
+        std::fs::metadata(proc_root),
+        std::fs::metadata("/proc/self"),
+    ) {
+        (Ok(given), Ok(_)) => {
+            std::fs::canonicalize(proc_root).is_ok_and(|p| p == Path::new("/proc"))
+                || given.dev() == std::fs::metadata("/proc").map_or(u64::MAX, |m| m.dev())
+        }
+        _ => false,
+    }
+}
+
+fn choose_reader(requested: Backend, live: bool, notes: &mut Vec<String>) -> TableReader {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    match requested {
+        Backend::Auto if live && root => TableReader::Netlink,
+        Backend::Auto | Backend::Proc => TableReader::ProcText,
+        Backend::Netlink if !live => {
+            notes.push(
+                "--backend netlink needs the live /proc; reading the tables under --proc instead"
+                    .into(),
+            );
+            TableReader::ProcText
+        }
+        Backend::Netlink => TableReader::Netlink,
+    }
+}

@@ -1,0 +1,21 @@
+//! The values that flow between the layers: what collection reads
+//! (sockets, processes, containers) gathered into one [`Snapshot`], which
+//! every view reads.
+
+mod catalog;
+mod container;
+mod snapshot;
+mod socket;
+mod warning;
+
+pub use catalog::Catalog;
+pub use container::{CgroupRef, ContainerInfo, PodInfo, Runtime, SANDBOX_NAME};
+pub use snapshot::{
+    Collector, NetnsId, NetnsSnapshot, Process, Snapshot, SocketOwners, Taken, FORMAT_VERSION,
+    OLDEST_READABLE_VERSION,
+};
+pub use socket::{Proto, Socket, StateSet, TcpState, Timer};
+pub use warning::{Warning, Warnings};
+
+#[cfg(test)]
+pub mod testing;

@@ -1,0 +1,11 @@
+//! Pure parsers: bytes the kernel, the runtimes and the kubelet wrote, in;
+//! values out. No I/O happens here, so each is tested on recorded bytes.
+
+pub mod cgroup;
+pub mod ids;
+pub mod kubelet_logs;
+pub mod mountinfo;
+pub mod oci;
+pub mod proc_net;
+pub mod proc_pid;
+pub mod sockstat;
