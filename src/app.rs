@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use crate::analyze::direction::Listening;
 use crate::analyze::{attribute, order, summary, warnings};
 use crate::cli::{FileArg, Format};
 use crate::collect::{self, CollectError};
@@ -55,23 +56,33 @@ fn show(view: &View, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()
     for line in warnings::describe(snapshot, &attributed) {
         diag::warn(&line);
     }
+    for line in view
+        .filter
+        .owner
+        .unknown_names(snapshot, &attributed.owners)
+    {
+        diag::note(&line);
+    }
     let owners = &attributed.owners;
     attributed
         .rows
         .retain(|row| view.filter.keeps(row, &owners[row.owner as usize]));
     let top = view.top.unwrap_or(usize::MAX);
-    if view.summary {
-        let mut groups = summary::summarize(&attributed, &attributed.rows);
+    if let Some(grouping) = view.summary {
+        let listening = Listening::of(snapshot);
+        let mut groups = summary::summarize(&attributed, &attributed.rows, &listening, grouping);
         groups.truncate(top);
         return match view.format {
-            Format::Table => table::table_summary(out, &groups),
+            Format::Table => table::table_summary(out, &groups, grouping, snapshot.host_netns),
             Format::Json => json::json_summary(out, &groups),
         };
     }
     order::sort_rows(&mut attributed);
     let shown = &attributed.rows[..attributed.rows.len().min(top)];
     match view.format {
-        Format::Table => table::table_rows(out, &attributed, shown),
+        Format::Table => {
+            table::table_rows(out, &attributed, shown, snapshot.host_netns, view.timers)
+        }
         Format::Json => json::json_rows(out, &attributed, shown),
     }
 }

@@ -6,6 +6,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::analyze::filter::EndpointFilter;
+use crate::analyze::summary::Key;
 use crate::model::{StateSet, TcpState};
 
 pub const HELP: &str = "\
@@ -20,17 +22,30 @@ Which sockets (default: every state but LISTEN, as netstat):
       --state LIST          Only these states, comma-separated: established,
                             syn-sent, syn-recv, fin-wait-1, fin-wait-2,
                             time-wait, close, close-wait, last-ack, listen,
-                            closing (ss and kernel spellings)
+                            closing (ss and kernel spellings), or ss's
+                            groups: connected, synchronized, bucket, big, all
       --namespace NS        Only sockets of this Kubernetes namespace
       --pod POD             Only sockets of this pod
       --container NAME      Only sockets of this container (its name, or
                             its id from 12 characters up)
+      --remote ADDR         Only sockets whose remote end is ADDR: an
+                            address, ADDR/LEN, ADDR:PORT, [IPv6]:PORT or
+                            :PORT (an IPv4 address matches its ::ffff: form)
+      --local ADDR          The same for the local end
+      --port N              Only sockets with port N at either end
 
 Output:
       --format table|json   Aligned table (default) or JSON Lines
-      --summary             Count sockets per (namespace, pod, container,
-                            remote address, remote port), largest first
+  -o, --timers              Show each socket's timer (ss -o) in the table
+      --summary             Count sockets per owner, direction and the
+                            service's end (the remote address and port of
+                            outbound sockets, the listening one of inbound
+                            sockets, with their clients), largest first
                             (--summaryStatistics is accepted too)
+      --by KEYS             Group the summary by these keys instead,
+                            comma-separated: netns, namespace, pod,
+                            container, direction, proto, remote, local,
+                            state (implies --summary)
       --top N               Keep only the first N summary groups or rows
 
 Recordings:
@@ -95,6 +110,11 @@ pub struct Args {
     pub format: Format,
     pub summary: bool,
     pub top: Option<usize>,
+    pub by: Option<Vec<Key>>,
+    pub timers: bool,
+    pub remote: Option<EndpointFilter>,
+    pub local: Option<EndpointFilter>,
+    pub port: Option<u16>,
     /// None when not given: the live /proc.
     pub proc_dir: Option<PathBuf>,
     /// None when not given, so config.rs can look for /host.
@@ -106,7 +126,7 @@ pub struct Args {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mode {
-    Run(Args),
+    Run(Box<Args>),
     Help,
     Version,
 }
@@ -145,6 +165,11 @@ where
         format: Format::Table,
         summary: false,
         top: None,
+        by: None,
+        timers: false,
+        remote: None,
+        local: None,
+        port: None,
         proc_dir: None,
         root: None,
         backend: Backend::Auto,
@@ -192,7 +217,23 @@ where
                 let value = text_value(&mut parser, "--top")?;
                 parsed.top = Some(value.parse().map_err(|_| {
                     UsageError(format!(
-                        "invalid value '{value}' for --top: expected a whole number"
+                        "invalid value '{value}' for --top: expected how many rows or groups to \
+                         keep, 0 or more"
+                    ))
+                })?);
+            }
+            Long("by") => {
+                parsed.by = Some(parse_keys(&text_value(&mut parser, "--by")?)?);
+                parsed.summary = true;
+            }
+            Short('o') | Long("timers") => parsed.timers = true,
+            Long("remote") => parsed.remote = Some(endpoint_value(&mut parser, "--remote")?),
+            Long("local") => parsed.local = Some(endpoint_value(&mut parser, "--local")?),
+            Long("port") => {
+                let value = text_value(&mut parser, "--port")?;
+                parsed.port = Some(value.parse().map_err(|_| {
+                    UsageError(format!(
+                        "invalid value '{value}' for --port: expected a port, 0 to 65535"
                     ))
                 })?);
             }
@@ -243,7 +284,7 @@ where
             )));
         }
     }
-    Ok(Mode::Run(parsed))
+    Ok(Mode::Run(Box::new(parsed)))
 }
 
 fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
@@ -253,10 +294,58 @@ fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageEr
         .map_err(|raw| UsageError(format!("invalid UTF-8 in the value of {flag}: {raw:?}")))
 }
 
-/// Accepts the kernel's names (TIME_WAIT) and ss's (time-wait), any case.
+fn endpoint_value(parser: &mut lexopt::Parser, flag: &str) -> Result<EndpointFilter, UsageError> {
+    text_value(parser, flag)?
+        .parse()
+        .map_err(|err| UsageError(format!("invalid value for {flag}: {err}")))
+}
+
+fn parse_keys(list: &str) -> Result<Vec<Key>, UsageError> {
+    let mut keys = Vec::new();
+    for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let key = Key::ALL
+            .into_iter()
+            .find(|k| k.name() == word)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
+                UsageError(format!(
+                    "unknown key '{word}' in --by: expected {}",
+                    known.join(", ")
+                ))
+            })?;
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(UsageError("--by needs at least one key".into()));
+    }
+    Ok(keys)
+}
+
+/// ss's state groups (ss(8), STATE-FILTER).
+fn state_group(word: &str) -> Option<u32> {
+    use TcpState::*;
+    let bits = |states: &[TcpState]| states.iter().fold(0, |bits, s| bits | s.bit());
+    let bucket = bits(&[TimeWait, SynRecv, NewSynRecv]);
+    let connected = StateSet::ALL.0 & !bits(&[Listen, Close]);
+    match word {
+        "all" => Some(StateSet::ALL.0),
+        "connected" => Some(connected),
+        "synchronized" => Some(connected & !SynSent.bit()),
+        "bucket" => Some(bucket),
+        "big" => Some(StateSet::ALL.0 & !bucket),
+        _ => None,
+    }
+}
+
+/// Accepts the kernel's names (TIME_WAIT) and ss's (time-wait), any case,
+/// and ss's groups of states.
 pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
     let mut set = StateSet(0);
     for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        if let Some(group) = state_group(&word.to_ascii_lowercase()) {
+            set.0 |= group;
+            continue;
+        }
         let wanted: String = word
             .chars()
             .filter(|c| *c != '-' && *c != '_')
@@ -267,7 +356,8 @@ pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
             .find(|s| s.name().replace('_', "") == wanted)
             .ok_or_else(|| {
                 UsageError(format!(
-                    "unknown TCP state '{word}' in --state (try time-wait, established, listen, …)"
+                    "unknown TCP state '{word}' in --state (try time-wait, established, listen, \
+                     connected, …)"
                 ))
             })?;
         set.0 |= state.bit();
@@ -290,7 +380,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<Args, UsageError> {
         match parse(args.iter().copied())? {
-            Mode::Run(config) => Ok(config),
+            Mode::Run(config) => Ok(*config),
             other => panic!("expected a run, got {other:?}"),
         }
     }
@@ -398,6 +488,64 @@ mod tests {
             assert!(err.contains(flag[0]) && err.contains("--replay"), "{err}");
         }
         assert!(run(&["--replay"]).is_err());
+    }
+
+    #[test]
+    fn ss_state_groups() {
+        use TcpState::*;
+        let states = |list| run(&["--state", list]).unwrap().states;
+        assert_eq!(states("all"), StateSet::ALL);
+        let connected = states("connected");
+        assert!(!connected.contains(Listen) && !connected.contains(Close));
+        assert!(connected.contains(SynSent) && connected.contains(TimeWait));
+        let synchronized = states("synchronized");
+        assert!(!synchronized.contains(SynSent) && synchronized.contains(Established));
+        assert_eq!(
+            states("bucket").0,
+            TimeWait.bit() | SynRecv.bit() | NewSynRecv.bit()
+        );
+        assert_eq!(states("big").0 | states("bucket").0, StateSet::ALL.0);
+        assert_eq!(states("bucket,listen").0, states("bucket").0 | Listen.bit());
+    }
+
+    #[test]
+    fn by_keys_endpoints_port_and_timers() {
+        let args = run(&[
+            "--by",
+            "pod,remote",
+            "--remote",
+            "10.0.0.5:443",
+            "--local",
+            ":8080",
+            "--port",
+            "53",
+            "-o",
+        ])
+        .unwrap();
+        assert_eq!(args.by, Some(vec![Key::Pod, Key::Remote]));
+        assert!(args.summary, "--by implies --summary");
+        assert_eq!(args.remote, Some("10.0.0.5:443".parse().unwrap()));
+        assert_eq!(args.local, Some(":8080".parse().unwrap()));
+        assert_eq!((args.port, args.timers), (Some(53), true));
+        for (list, needle) in [
+            (
+                &["--by", "pods"][..],
+                "unknown key 'pods' in --by: expected netns, namespace",
+            ),
+            (&["--by", ","], "at least one key"),
+            (
+                &["--remote", "10.0.0.999"],
+                "invalid value for --remote: '10.0.0.999': not an IP address",
+            ),
+            (&["--port", "65536"], "expected a port, 0 to 65535"),
+            (
+                &["--top", "-1"],
+                "invalid value '-1' for --top: expected how many rows or groups to keep, 0 or more",
+            ),
+        ] {
+            let err = run(list).unwrap_err().to_string();
+            assert!(err.contains(needle), "{list:?}: {err}");
+        }
     }
 
     #[test]

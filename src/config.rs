@@ -8,10 +8,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::analyze::filter::{Filter, OwnerFilter};
+use crate::analyze::summary::Grouping;
 use crate::cli::{Args, Backend, FileArg, Format};
 use crate::collect::read_netns::TableReader;
 use crate::collect::Plan;
-use crate::model::StateSet;
+use crate::model::{StateSet, TcpState};
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Config {
@@ -34,8 +35,11 @@ pub enum Source {
 pub struct View {
     pub filter: Filter,
     pub format: Format,
-    pub summary: bool,
+    /// How to group a summary; None shows every socket.
+    pub summary: Option<Grouping>,
     pub top: Option<usize>,
+    /// The table's TIMER column.
+    pub timers: bool,
 }
 
 /// A `--root` or `--proc` that cannot be what it should be.
@@ -49,6 +53,10 @@ impl fmt::Display for ConfigError {
 }
 
 pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+    let summary = args.summary.then(|| match &args.by {
+        Some(keys) => Grouping::by(keys),
+        None => Grouping::ServiceEnd,
+    });
     let view = View {
         filter: Filter {
             states: args.states,
@@ -57,10 +65,14 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 pod: args.pod,
                 container: args.container,
             },
+            remote: args.remote,
+            local: args.local,
+            port: args.port,
         },
         format: args.format,
-        summary: args.summary,
+        summary,
         top: args.top,
+        timers: args.timers,
     };
     let mut notes = Vec::new();
     let source = match args.replay {
@@ -70,11 +82,13 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             let proc_dir = args.proc_dir.unwrap_or_else(|| PathBuf::from("/proc"));
             let live = is_live_procfs(&proc_dir);
             // A recording holds the whole node; a view asks the kernel for
-            // just what it shows.
-            let states = if args.record.is_some() {
-                StateSet::ALL
+            // what it shows, and for the listeners, which tell inbound
+            // sockets from outbound ones.
+            let (states, owners_for) = if args.record.is_some() {
+                (StateSet::ALL, StateSet::ALL)
             } else {
-                view.filter.states
+                let shown = view.filter.states;
+                (StateSet(shown.0 | TcpState::Listen.bit()), shown)
             };
             Source::Live(Plan {
                 reader: choose_reader(args.backend, live, &mut notes),
@@ -82,7 +96,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 root,
                 live,
                 states,
-                owners_for: states,
+                owners_for,
             })
         }
     };

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Mode::Run(args)) => args,
+        Ok(cli::Mode::Run(args)) => *args,
         Ok(cli::Mode::Help) => return print(cli::HELP),
         Ok(cli::Mode::Version) => {
             return print(concat!("cnetstat ", env!("CARGO_PKG_VERSION"), "\n"))

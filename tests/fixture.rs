@@ -101,17 +101,35 @@ type Expected = (
     u64,
 );
 
+/// The TIME_WAITs' timers, read by hand off the recorded tables of each
+/// namespace's lowest pid (13260 and 13568): `tr:tm->when` of `03:00001548`
+/// is 0x1548 = 5448 ticks of 10 ms.
+fn timewait_expiry(local_port: u16, remote_port: u16) -> f64 {
+    match (local_port, remote_port) {
+        (43002, 8081) => 54.48,
+        (60446, 8080) | (60450, 8080) => 54.56,
+        (60460, 8080) => 54.57,
+        (6379, 36778) => 39.79,
+        other => panic!("no TIME_WAIT {other:?} was recorded"),
+    }
+}
+
 fn as_json(e: &Expected) -> Value {
     let runtime = if e.10.is_some() || e.7.is_some() {
         Some("docker")
     } else {
         None
     };
+    let (timer, expires) = if e.5 == "TIME_WAIT" {
+        (Some("timewait"), Some(timewait_expiry(e.2, e.4)))
+    } else {
+        (None, None)
+    };
     serde_json::json!({
         "namespace": e.7, "pod": e.8, "container": e.9, "container_id": e.10,
         "runtime": runtime, "pid": e.11, "process": e.12, "proto": e.0,
         "local_addr": e.1, "remote_addr": e.3, "local_port": e.2, "remote_port": e.4,
-        "state": e.5, "netns": e.14, "inode": e.6, "uid": 0, "attribution": e.13,
+        "state": e.5, "timer": timer, "expires_s": expires, "netns": e.14, "inode": e.6, "uid": 0, "attribution": e.13,
     })
 }
 
@@ -201,6 +219,148 @@ fn filters_by_state_and_owner() {
 }
 
 #[test]
+fn filters_by_address_port_and_state_group() {
+    let dir = temp_dir("endpoints");
+    let docker = recorded_docker(&dir);
+    let ports = |args: &[&str]| -> Vec<(u64, u64)> {
+        let mut args = args.to_vec();
+        args.extend(["--format", "json"]);
+        json_lines(&cnetstat(docker.socket(), &args))
+            .iter()
+            .map(|r| {
+                (
+                    r["local_port"].as_u64().unwrap(),
+                    r["remote_port"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Who talks to 127.0.0.1:8080: the three short connections' TIME_WAITs.
+    assert_eq!(
+        ports(&["--remote", "127.0.0.1:8080"]),
+        vec![(60446, 8080), (60450, 8080), (60460, 8080)]
+    );
+    // An IPv4 address matches its v4-mapped form: the server's end and the cache's.
+    assert_eq!(
+        ports(&["--local", "127.0.0.1"]).len(),
+        7,
+        "every non-LISTEN socket here is on loopback"
+    );
+    assert_eq!(
+        ports(&["--local", "[::ffff:127.0.0.1]:6379"]),
+        vec![(6379, 36778)]
+    );
+    assert_eq!(
+        ports(&["--remote", "127.0.0.0/8:8081"]),
+        vec![(41414, 8081), (43002, 8081)]
+    );
+    assert_eq!(
+        ports(&["--port", "41414"]),
+        vec![(41414, 8081), (8081, 41414)]
+    );
+    assert_eq!(ports(&["--remote", "10.0.0.0/8"]), vec![]);
+    // ss's groups: connected is everything but LISTEN and CLOSE; bucket
+    // the minisockets, TIME_WAIT and SYN_RECV.
+    assert_eq!(ports(&["--state", "connected"]).len(), 7);
+    assert_eq!(ports(&["--state", "bucket"]).len(), 5);
+    assert_eq!(
+        ports(&["--state", "synchronized", "--pod", "cart-0"]).len(),
+        6
+    );
+}
+
+#[test]
+fn a_name_that_nothing_has_says_so_and_names_the_nearest() {
+    let dir = temp_dir("typo");
+    let docker = recorded_docker(&dir);
+    let output = cnetstat(docker.socket(), &["--pod", "Cart-0"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "cnetstat: --pod Cart-0: no pod of that name on this node; nearest: cart-0"
+    );
+    let output = cnetstat(
+        docker.socket(),
+        &["--namespace", "shopp", "--container", "severs"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "--namespace shopp: no Kubernetes namespace of that name on this node; nearest: shop"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "--container severs: no container of that name on this node; nearest: server,"
+        ),
+        "{stderr}"
+    );
+    // A pod that exists but holds nothing here is no typo.
+    let output = cnetstat(
+        docker.socket(),
+        &["--pod", "cart-0", "--state", "close-wait"],
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn summary_groups_by_direction_and_by_keys() {
+    let dir = temp_dir("directions");
+    let docker = recorded_docker(&dir);
+    let groups = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--summary", "--format", "json"]);
+        json_lines(&cnetstat(docker.socket(), &args))
+    };
+    // The server's end of 41414 -> 8081 was accepted on 8081, a port its
+    // namespace listens on: an inbound group keyed by the local end, with
+    // its one client; the client's end is outbound to 8081.
+    let all = groups(&[]);
+    let inbound: Vec<&Value> = all.iter().filter(|g| g["direction"] == "in").collect();
+    assert_eq!(inbound.len(), 2, "{all:#?}");
+    let server = inbound.iter().find(|g| g["container"] == "server").unwrap();
+    assert_eq!(
+        (
+            &server["local_addr"],
+            &server["local_port"],
+            &server["remote_addr"],
+            &server["clients"]
+        ),
+        (
+            &Value::from(MAPPED_LO),
+            &Value::from(8081),
+            &Value::Null,
+            &Value::from(1)
+        )
+    );
+    // The cache's TIME_WAIT is on its listening port 6379: inbound too.
+    let cache = inbound.iter().find(|g| g["local_port"] == 6379).unwrap();
+    assert_eq!(
+        (&cache["container"], &cache["count"]),
+        (&Value::from("cnetstat-fixture-cache"), &Value::from(1))
+    );
+    // One line per pod and destination, whichever container or none.
+    let by = groups(&["--by", "pod,remote"]);
+    let to_8081 = by.iter().find(|g| g["remote_port"] == 8081).unwrap();
+    assert_eq!(to_8081["count"], 2);
+    assert_eq!(
+        to_8081["container"],
+        Value::Null,
+        "client and (pod): several containers"
+    );
+    assert_eq!(
+        to_8081["states"],
+        serde_json::json!({"ESTABLISHED": 1, "TIME_WAIT": 1})
+    );
+}
+
+#[test]
 fn summary_counts_per_container_and_destination() {
     let dir = temp_dir("summary");
     let docker = recorded_docker(&dir);
@@ -212,7 +372,9 @@ fn summary_counts_per_container_and_destination() {
         groups[0],
         serde_json::json!({
             "namespace": "shop", "pod": "cart-0", "container": null, "container_id": null,
-            "remote_addr": "127.0.0.1", "remote_port": 8080,
+            "netns": POD_NETNS, "direction": "out", "proto": "tcp",
+            "local_addr": null, "local_port": null,
+            "remote_addr": "127.0.0.1", "remote_port": 8080, "clients": null,
             "count": 3, "states": {"TIME_WAIT": 3},
         })
     );
@@ -362,7 +524,10 @@ fn a_root_that_is_not_a_directory_is_an_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--root /nonexistent-root"), "{stderr}");
+    assert!(
+        stderr.contains("--root /nonexistent-root: No such file or directory"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty());
 }
 

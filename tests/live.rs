@@ -134,10 +134,16 @@ fn wrapped(wrapper: &[&str], args: &[&str]) -> (Vec<Value>, String) {
     (rows, stderr)
 }
 
+/// A namespace's rows as text, without the time left on their timers,
+/// which moves between two runs.
 fn rows_of(rows: &[Value], netns: u64) -> BTreeSet<String> {
     rows.iter()
         .filter(|row| row["netns"] == netns)
-        .map(|row| row.to_string())
+        .map(|row| {
+            let mut row = row.clone();
+            row.as_object_mut().unwrap().remove("expires_s");
+            row.to_string()
+        })
         .collect()
 }
 
@@ -445,4 +451,142 @@ fn a_hidden_process_in_a_pinned_namespace_does_not_list_it_twice() {
     let listeners: Vec<&Value> = rows.iter().filter(listener).collect();
     assert_eq!(listeners.len(), 1, "{listeners:#?}");
     assert_eq!(listeners[0]["netns"], held.inode());
+}
+
+#[test]
+fn a_time_waits_timer_counts_down_between_two_runs() {
+    if !can_run("a_time_waits_timer_counts_down_between_two_runs") {
+        return;
+    }
+    let ns = Netns::new();
+    let script = LEAVE_TIME_WAIT.replace(
+        "print(port, flush=True)",
+        "print(port, flush=True); time.sleep(120)",
+    );
+    let (child, port) = ns.python(&script);
+    let _child = Killed(child);
+    let port: u64 = port.parse().unwrap();
+    for backend in ["netlink", "proc"] {
+        let expiry = || {
+            let (rows, _) = cnetstat(&[
+                "--state",
+                "time-wait",
+                "--format",
+                "json",
+                "--backend",
+                backend,
+            ]);
+            let row = rows
+                .iter()
+                .find(|r| r["netns"] == ns.inode() && r["local_port"] == port)
+                .unwrap_or_else(|| panic!("{backend}: no TIME_WAIT on {port}"))
+                .clone();
+            assert_eq!(row["timer"], "timewait", "{backend}");
+            row["expires_s"].as_f64().unwrap()
+        };
+        let first = expiry();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let second = expiry();
+        // TIME_WAIT lasts 60 s from when the socket entered it.
+        assert!(
+            first <= 60.0 && second < first,
+            "{backend}: {first} then {second}"
+        );
+        assert!(
+            (1.3..3.0).contains(&(first - second)),
+            "{backend}: {first} then {second}"
+        );
+    }
+}
+
+#[test]
+fn an_unprivileged_summary_keeps_namespaces_apart_and_counts_lost_sockets() {
+    if !can_run("an_unprivileged_summary_keeps_namespaces_apart_and_counts_lost_sockets") {
+        return;
+    }
+    // Two namespaces with the same sockets to the same 127.0.0.1:7000. A
+    // user who can read neither their links nor their processes' files
+    // sees every socket ownerless: still one group per namespace.
+    let first = Netns::new();
+    let second = Netns::new();
+    let (a, _) = first.python(HOLD_SOCKETS);
+    let _a = Killed(a);
+    let (b, _) = second.python(HOLD_SOCKETS);
+    let _b = Killed(b);
+    let unprivileged = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ];
+    let (groups, stderr) = wrapped(
+        &unprivileged,
+        &["--summary", "--format", "json", "--remote", ":7000"],
+    );
+    assert_eq!(groups.len(), 2, "one group per namespace: {groups:#?}");
+    for group in &groups {
+        // The client's connection and TIME_WAIT, both outbound to 7000.
+        assert_eq!(
+            (&group["count"], &group["direction"]),
+            (&Value::from(2), &Value::from("out")),
+            "{group}"
+        );
+        assert_eq!(group["pod"], Value::Null);
+    }
+    // Each namespace's listener and both ends of its connection have an
+    // inode but no readable process: at least those six, counted as sockets.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("could not read"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let lost: u64 = line
+        .split(": ")
+        .find_map(|part| part.split(" socket").next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no socket count in {line}"));
+    assert!(lost >= 6, "{line}");
+    assert!(line.contains("sockets with no process"), "{line}");
+    assert!(line.contains("run as root with CAP_SYS_PTRACE"), "{line}");
+    // In the table, a namespace nothing names says which it is.
+    let table = Command::new("setpriv")
+        .args(&unprivileged[1..])
+        .arg(env!("CARGO_BIN_EXE_cnetstat"))
+        .args(["--summary", "--remote", ":7000"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(text.matches("(netns of pid ").count(), 2, "{text}");
+}
+
+#[test]
+fn processes_and_namespaces_that_vanish_mid_scan_are_no_warning() {
+    if !can_run("processes_and_namespaces_that_vanish_mid_scan_are_no_warning") {
+        return;
+    }
+    // Processes that live milliseconds, some in namespaces of their own
+    // that vanish with them, while cnetstat lists processes and reads them.
+    let churn = |script: &str| {
+        Killed(
+            Command::new("sh")
+                .args(["-c", script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let quiet = wrapped(&[], &["--format", "json", "--backend", "netlink"]).1;
+    let _namespaces = churn("while :; do unshare --net sh -c 'exec sleep 0.01'; done");
+    let _processes = churn("while :; do sleep 0.005 & sleep 0.002; done");
+    for backend in ["netlink", "proc"] {
+        for _ in 0..15 {
+            let (_, stderr) = cnetstat(&["--format", "json", "--backend", backend]);
+            assert!(!stderr.contains("No such file"), "{backend}: {stderr}");
+            assert!(!stderr.contains("could not be read"), "{backend}: {stderr}");
+            assert!(
+                stderr.lines().count() <= quiet.lines().count(),
+                "{backend}: {stderr}"
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! warnings cost the user.
 
 pub mod attribute;
+pub mod direction;
 pub mod filter;
 pub mod order;
 pub mod summary;

@@ -42,7 +42,7 @@ pub fn identity_ranks(owners: &[Owner<'_>]) -> Vec<u32> {
     by_name.sort_unstable_by(|&a, &b| {
         let (ia, ib) = (identity(&owners[a as usize]), identity(&owners[b as usize]));
         ia.iter().zip(&ib).fold(Ordering::Equal, |order, (x, y)| {
-            order.then_with(|| none_last(*x, *y))
+            order.then_with(|| none_last(*x, *y, natural))
         })
     });
     let mut rank = vec![0u32; owners.len()];
@@ -56,11 +56,87 @@ pub fn identity_ranks(owners: &[Owner<'_>]) -> Vec<u32> {
     rank
 }
 
-pub fn none_last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+fn none_last<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
     match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(a), Some(b)) => cmp(a, b),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
+    }
+}
+
+/// Names as a person orders them: runs of digits compare as numbers, so
+/// `scale-2` comes before `scale-10`; the rest compares as text.
+pub fn natural(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (x_digits, x_rest) = split_digits(a);
+                let (y_digits, y_rest) = split_digits(b);
+                let (x_value, y_value) = (trim_zeros(x_digits), trim_zeros(y_digits));
+                let order = x_value
+                    .len()
+                    .cmp(&y_value.len())
+                    .then_with(|| x_value.cmp(y_value))
+                    // `07` after `7`, so names that differ only so still differ.
+                    .then_with(|| x_digits.len().cmp(&y_digits.len()));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (x_rest, y_rest);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+fn split_digits(text: &[u8]) -> (&[u8], &[u8]) {
+    let end = text
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(text.len());
+    text.split_at(end)
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let start = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
+    &digits[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_names_order_as_numbers() {
+        let mut names = vec![
+            "scale-10", "scale-2", "scale-1", "web", "scale-2a", "scale-02", "a10b2", "a10b10",
+            "a9",
+        ];
+        names.sort_by(|a, b| natural(a, b));
+        assert_eq!(
+            names,
+            [
+                "a9", "a10b2", "a10b10", "scale-1", "scale-2", "scale-2a", "scale-02", "scale-10",
+                "web"
+            ]
+        );
+        assert_eq!(
+            natural("x99999999999999999999999", "x100000000000000000000000"),
+            Ordering::Less
+        );
+        assert_eq!(natural("same", "same"), Ordering::Equal);
     }
 }

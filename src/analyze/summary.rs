@@ -1,29 +1,191 @@
-//! `--summary`: sockets counted per (namespace, pod, container, remote
-//! address, remote port), the question behind ephemeral and SNAT port
-//! exhaustion: which container opens how many connections to where.
-//! Containers known only by id are told apart by it.
+//! `--summary`: sockets counted per group, the question behind ephemeral
+//! and SNAT port exhaustion: which container holds how many connections,
+//! to where or from whom.
+//!
+//! By default a group is an owner (namespace, pod, container), a direction,
+//! and the service's end: the remote address and port of outbound sockets,
+//! the local (listening) address and port of inbound ones, with the number
+//! of distinct client addresses. `--by` chooses other keys. Groups whose
+//! owner is unknown never merge across network namespaces.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::attribute::{Attributed, Row};
+use super::attribute::{Attributed, Attribution, Owner, Row};
+use super::direction::{Direction, Listening};
 use super::order::identity_ranks;
-use crate::model::TcpState;
+use crate::model::{NetnsId, Proto, TcpState};
 
-#[derive(Debug, PartialEq, Eq)]
+/// A key of `--by`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Netns,
+    Namespace,
+    Pod,
+    Container,
+    Direction,
+    Proto,
+    /// The far end: the destination address and port of an outbound
+    /// socket; the client address (its port never) of an inbound one.
+    Remote,
+    /// The near end: the listening address and port of an inbound socket;
+    /// the source address (its port never) of an outbound one.
+    Local,
+    State,
+}
+
+impl Key {
+    pub const ALL: [Key; 9] = [
+        Key::Netns,
+        Key::Namespace,
+        Key::Pod,
+        Key::Container,
+        Key::Direction,
+        Key::Proto,
+        Key::Remote,
+        Key::Local,
+        Key::State,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Netns => "netns",
+            Key::Namespace => "namespace",
+            Key::Pod => "pod",
+            Key::Container => "container",
+            Key::Direction => "direction",
+            Key::Proto => "proto",
+            Key::Remote => "remote",
+            Key::Local => "local",
+            Key::State => "state",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+/// What groups are made of: `--by` keys, or the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    /// Owner, direction and the service's end (see the module doc).
+    ServiceEnd,
+    By(u16),
+}
+
+impl Grouping {
+    pub fn by(keys: &[Key]) -> Grouping {
+        Grouping::By(keys.iter().fold(0, |bits, key| bits | key.bit()))
+    }
+
+    pub fn has(self, key: Key) -> bool {
+        match self {
+            Grouping::ServiceEnd => matches!(
+                key,
+                Key::Namespace | Key::Pod | Key::Container | Key::Direction
+            ),
+            Grouping::By(bits) => bits & key.bit() != 0,
+        }
+    }
+
+    /// The near end as keyed for a socket going `direction`.
+    fn local(self, direction: Direction) -> Option<Endpoint> {
+        match (self, direction) {
+            (Grouping::ServiceEnd, Direction::In) => Some(Endpoint::WITH_PORT),
+            (Grouping::ServiceEnd, Direction::Out) => None,
+            (grouping, Direction::In) if grouping.has(Key::Local) => Some(Endpoint::WITH_PORT),
+            (grouping, Direction::Out) if grouping.has(Key::Local) => Some(Endpoint::ADDRESS),
+            _ => None,
+        }
+    }
+
+    fn remote(self, direction: Direction) -> Option<Endpoint> {
+        match (self, direction) {
+            (Grouping::ServiceEnd, Direction::Out) => Some(Endpoint::WITH_PORT),
+            (Grouping::ServiceEnd, Direction::In) => None,
+            (grouping, Direction::Out) if grouping.has(Key::Remote) => Some(Endpoint::WITH_PORT),
+            (grouping, Direction::In) if grouping.has(Key::Remote) => Some(Endpoint::ADDRESS),
+            _ => None,
+        }
+    }
+}
+
+/// How much of an end is a key: its address, and its port unless it is an
+/// ephemeral one.
+#[derive(Clone, Copy)]
+struct Endpoint {
+    port: bool,
+}
+
+impl Endpoint {
+    const WITH_PORT: Endpoint = Endpoint { port: true };
+    const ADDRESS: Endpoint = Endpoint { port: false };
+
+    fn of(self, address: IpAddr, port: u16) -> (IpAddr, Option<u16>) {
+        (address, self.port.then_some(port))
+    }
+}
+
+/// A value shared by every socket of a group, or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field<T> {
+    /// No socket has one.
+    Absent,
+    One(T),
+    /// Sockets differ.
+    Several,
+}
+
+impl<T: PartialEq> Field<T> {
+    fn start(value: Option<T>) -> Field<T> {
+        value.map_or(Field::Absent, Field::One)
+    }
+
+    fn add(&mut self, value: Option<T>) {
+        let same = match (&*self, &value) {
+            (Field::Absent, None) => true,
+            (Field::One(known), Some(value)) => known == value,
+            _ => false,
+        };
+        if !same {
+            *self = Field::Several;
+        }
+    }
+
+    pub fn one(&self) -> Option<&T> {
+        match self {
+            Field::One(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct Group<'a> {
-    pub namespace: Option<&'a str>,
-    pub pod: Option<&'a str>,
-    /// The container's name; None when only its id is known.
-    pub container: Option<&'a str>,
-    pub container_id: Option<&'a str>,
-    /// Equal for groups of the same container, ordered like the names.
-    pub identity: u32,
-    pub remote: IpAddr,
-    pub remote_port: u16,
+    pub namespace: Field<&'a str>,
+    pub pod: Field<&'a str>,
+    /// The container's name; Absent when only its id is known, or for a
+    /// pod's sockets that no process holds ([`Group::pod_level`]).
+    pub container: Field<&'a str>,
+    /// The id of a container known only by it.
+    pub container_id: Field<&'a str>,
+    /// Every socket is its pod's, found through the namespace: TIME_WAITs
+    /// and the like, which any of the pod's containers may have made.
+    pub pod_level: bool,
+    pub netns: Field<NetnsId>,
+    pub direction: Field<Direction>,
+    pub proto: Field<Proto>,
+    /// The near and far ends, where they are keys.
+    pub local: Option<(IpAddr, Option<u16>)>,
+    pub remote: Option<(IpAddr, Option<u16>)>,
+    /// Distinct client addresses, for inbound groups.
+    pub clients: Option<u64>,
     pub count: u64,
     /// Count per state, indexed by the kernel's state number.
     by_state: [u32; 13],
+    /// Orders groups of equal count by their owners' names.
+    rank: u32,
 }
 
 impl Group<'_> {
@@ -36,173 +198,385 @@ impl Group<'_> {
     }
 }
 
-/// Groups, largest first; equal counts in name order so output is stable.
-pub fn summarize<'a>(attributed: &Attributed<'a>, rows: &[Row<'_>]) -> Vec<Group<'a>> {
-    let identity = identity_ranks(&attributed.owners);
-    let mut index: HashMap<(u32, IpAddr, u16), usize> = HashMap::new();
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKey {
+    owner: u32,
+    netns: Option<NetnsId>,
+    direction: Option<Direction>,
+    proto: Option<Proto>,
+    local: Option<(IpAddr, Option<u16>)>,
+    remote: Option<(IpAddr, Option<u16>)>,
+    state: Option<TcpState>,
+}
+
+/// Groups, largest first; equal counts in name order (numbers in names
+/// compared as numbers) so output is stable.
+pub fn summarize<'a>(
+    attributed: &Attributed<'a>,
+    rows: &[Row<'_>],
+    listening: &Listening,
+    grouping: Grouping,
+) -> Vec<Group<'a>> {
+    let rank = identity_ranks(&attributed.owners);
+    let keyed_owner = owner_keys(&attributed.owners, grouping);
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut clients: Vec<HashSet<IpAddr>> = Vec::new();
     for row in rows {
-        let key = (
-            identity[row.owner as usize],
-            row.socket.remote,
-            row.socket.remote_port,
-        );
+        let owner = attributed.owner(row);
+        let socket = row.socket;
+        let direction = listening.direction(row.netns, socket);
+        let (owner_key, known) = keyed_owner[row.owner as usize];
+        let key = GroupKey {
+            owner: owner_key,
+            // An unknown owner is told apart by its namespace.
+            netns: (grouping.has(Key::Netns) || !known).then_some(row.netns),
+            direction: grouping.has(Key::Direction).then_some(direction),
+            proto: grouping.has(Key::Proto).then_some(socket.proto),
+            local: grouping
+                .local(direction)
+                .map(|end| end.of(socket.local, socket.local_port)),
+            remote: grouping
+                .remote(direction)
+                .map(|end| end.of(socket.remote, socket.remote_port)),
+            state: grouping.has(Key::State).then_some(socket.state),
+        };
+        let unnamed_id = owner.container_id.filter(|_| owner.container.is_none());
+        let pod_level = owner.attribution == Attribution::Netns && owner.pod.is_some();
         let slot = *index.entry(key).or_insert_with(|| {
-            let owner = attributed.owner(row);
             groups.push(Group {
-                namespace: owner.namespace,
-                pod: owner.pod,
-                container: owner.container,
-                container_id: owner.container_id,
-                identity: key.0,
-                remote: key.1,
-                remote_port: key.2,
+                namespace: Field::start(owner.namespace),
+                pod: Field::start(owner.pod),
+                container: Field::start(owner.container),
+                container_id: Field::start(unnamed_id),
+                pod_level,
+                netns: Field::One(row.netns),
+                direction: Field::One(direction),
+                proto: Field::One(socket.proto),
+                local: key.local,
+                remote: key.remote,
+                clients: None,
                 count: 0,
                 by_state: [0; 13],
+                rank: rank[row.owner as usize],
             });
+            clients.push(HashSet::new());
             groups.len() - 1
         });
         let group = &mut groups[slot];
+        if group.count > 0 {
+            group.namespace.add(owner.namespace);
+            group.pod.add(owner.pod);
+            group.container.add(owner.container);
+            group.container_id.add(unnamed_id);
+            group.pod_level &= pod_level;
+            group.netns.add(Some(row.netns));
+            group.direction.add(Some(direction));
+            group.proto.add(Some(socket.proto));
+            group.rank = group.rank.min(rank[row.owner as usize]);
+        }
         group.count += 1;
-        group.by_state[row.socket.state as usize] += 1;
+        group.by_state[socket.state as usize] += 1;
+        if direction == Direction::In {
+            clients[slot].insert(socket.remote);
+        }
+    }
+    for (group, clients) in groups.iter_mut().zip(clients) {
+        if group.direction == Field::One(Direction::In) {
+            // A listener's remote end is the wildcard, no client.
+            let listeners_only = group.states().all(|(state, _)| state == TcpState::Listen);
+            group.clients = Some(if listeners_only {
+                0
+            } else {
+                clients.len() as u64
+            });
+        }
     }
     groups.sort_unstable_by(|a, b| {
         b.count
             .cmp(&a.count)
-            .then_with(|| a.identity.cmp(&b.identity))
+            .then_with(|| a.rank.cmp(&b.rank))
+            .then_with(|| a.netns.one().cmp(&b.netns.one()))
+            .then_with(|| a.direction.one().cmp(&b.direction.one()))
+            .then_with(|| a.local.cmp(&b.local))
             .then_with(|| a.remote.cmp(&b.remote))
-            .then_with(|| a.remote_port.cmp(&b.remote_port))
     });
     groups
+}
+
+/// Each owner's key under the grouping (owners naming the same namespace,
+/// pod and container, as far as those are keys, share one), and whether
+/// anything at all is known of it.
+fn owner_keys<'a>(owners: &[Owner<'a>], grouping: Grouping) -> Vec<(u32, bool)> {
+    let mut interned: HashMap<[Option<&'a str>; 3], u32> = HashMap::new();
+    owners
+        .iter()
+        .map(|owner| {
+            let unnamed_id = owner.container_id.filter(|_| owner.container.is_none());
+            let known = owner.namespace.is_some()
+                || owner.pod.is_some()
+                || owner.container.is_some()
+                || unnamed_id.is_some();
+            let keyed = |key, value: Option<&'a str>| value.filter(|_| grouping.has(key));
+            let identity = [
+                keyed(Key::Namespace, owner.namespace),
+                keyed(Key::Pod, owner.pod),
+                keyed(Key::Container, owner.container.or(unnamed_id)),
+            ];
+            let next = interned.len() as u32;
+            (*interned.entry(identity).or_insert(next), known)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::attribute::{Attribution, Owner};
-    use crate::model::{testing, NetnsId};
+    use crate::model::testing;
 
-    fn row(owner: u32, remote: [u8; 4], remote_port: u16, state: TcpState) -> Row<'static> {
-        let remote = IpAddr::from(remote);
+    const POD_NS: u64 = 1;
+    const OTHER_NS: u64 = 2;
+
+    fn owner(
+        namespace: Option<&'static str>,
+        pod: Option<&'static str>,
+        container: Option<&'static str>,
+        attribution: Attribution,
+    ) -> Owner<'static> {
+        Owner {
+            namespace,
+            pod,
+            container,
+            attribution,
+            ..Owner::NONE
+        }
+    }
+
+    /// Owner 0 is unknown; 1 the pod's `app`; 2 the pod itself (its
+    /// TIME_WAITs); 3 and 4 unnamed containers; 5 `app` of another pod.
+    fn owners() -> Vec<Owner<'static>> {
+        vec![
+            Owner::NONE,
+            owner(
+                Some("shop"),
+                Some("cart-0"),
+                Some("app"),
+                Attribution::Process,
+            ),
+            owner(Some("shop"), Some("cart-0"), None, Attribution::Netns),
+            Owner {
+                container_id: Some("aaaa"),
+                ..Owner::NONE
+            },
+            Owner {
+                container_id: Some("bbbb"),
+                ..Owner::NONE
+            },
+            owner(
+                Some("shop"),
+                Some("cart-10"),
+                Some("app"),
+                Attribution::Process,
+            ),
+        ]
+    }
+
+    fn row(owner: u32, netns: u64, local: &str, remote: &str, state: TcpState) -> Row<'static> {
+        // Rows borrow their sockets from a snapshot, which a test has none
+        // of: leaking a few test sockets gives one.
         Row {
-            // Rows borrow their sockets from a snapshot, which a test
-            // has none of: leaking a few test sockets gives one.
-            socket: Box::leak(Box::new(testing::socket(
-                "10.0.0.5:40000",
-                &format!("{remote}:{remote_port}"),
-                state,
-                0,
-            ))),
-            netns: NetnsId::Inode(1),
+            socket: Box::leak(Box::new(testing::socket(local, remote, state, 0))),
+            netns: NetnsId::Inode(netns),
             owner,
         }
     }
 
-    #[test]
-    fn counts_per_owner_and_destination_largest_first() {
-        let app = Owner {
-            namespace: Some("shop"),
-            pod: Some("cart-0"),
-            container: Some("cart"),
-            container_id: None,
-            runtime: None,
-            pid: Some(7),
-            process: Some("cart"),
-            attribution: Attribution::Process,
-        };
-        // The same pod's TIME_WAITs, attributed by namespace (no container).
-        let pod_level = Owner {
-            container: None,
-            pid: None,
-            process: None,
-            attribution: Attribution::Netns,
-            ..app.clone()
-        };
+    /// The pod listens on 8080.
+    fn listening() -> Listening {
+        let mut snapshot = testing::snapshot();
+        snapshot.namespaces.push(testing::netns(
+            POD_NS,
+            vec![testing::socket(
+                "0.0.0.0:8080",
+                "0.0.0.0:0",
+                TcpState::Listen,
+                9,
+            )],
+        ));
+        Listening::of(&snapshot)
+    }
+
+    fn summarize_rows(rows: &[Row<'static>], grouping: Grouping) -> Vec<Group<'static>> {
         let attributed = Attributed {
-            owners: vec![app, pod_level],
-            rows: vec![],
+            owners: owners(),
+            rows: Vec::new(),
         };
-        let db = [10, 0, 0, 9];
-        let rows = vec![
-            row(0, db, 5432, TcpState::Established),
-            row(1, db, 5432, TcpState::TimeWait),
-            row(1, db, 5432, TcpState::TimeWait),
-            row(1, db, 5432, TcpState::TimeWait),
-            row(0, db, 5432, TcpState::FinWait2),
-            row(0, db, 6379, TcpState::Established),
+        // The groups borrow names from the owners; the test keeps both.
+        let attributed: &'static Attributed<'static> = Box::leak(Box::new(attributed));
+        summarize(attributed, rows, &listening(), grouping)
+    }
+
+    use TcpState::*;
+
+    #[test]
+    fn inbound_groups_per_listening_port_with_clients_outbound_per_destination() {
+        let db = "10.0.0.9:5432";
+        let rows = [
+            row(1, POD_NS, "10.0.0.5:40000", db, Established),
+            row(2, POD_NS, "10.0.0.5:40001", db, TimeWait),
+            row(2, POD_NS, "10.0.0.5:40002", db, TimeWait),
+            row(2, POD_NS, "10.0.0.5:40003", db, TimeWait),
+            row(1, POD_NS, "10.0.0.5:8080", "10.0.0.7:51000", Established),
+            row(1, POD_NS, "10.0.0.5:8080", "10.0.0.7:51001", Established),
+            row(1, POD_NS, "10.0.0.5:8080", "10.0.0.8:33000", Established),
         ];
-        let groups = summarize(&attributed, &rows);
+        let groups = summarize_rows(&rows, Grouping::ServiceEnd);
         let shown: Vec<_> = groups
             .iter()
             .map(|g| {
                 (
                     g.container,
-                    g.remote_port,
+                    g.pod_level,
+                    g.direction,
+                    g.local,
+                    g.remote,
+                    g.clients,
                     g.count,
-                    g.states().collect::<Vec<_>>(),
                 )
             })
             .collect();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
         assert_eq!(
             shown,
             vec![
-                (None, 5432, 3, vec![(TcpState::TimeWait, 3)]),
+                // Three ESTABLISHED from two client addresses, one group.
                 (
-                    Some("cart"),
-                    5432,
-                    2,
-                    vec![(TcpState::Established, 1), (TcpState::FinWait2, 1)]
+                    Field::One("app"),
+                    false,
+                    Field::One(Direction::In),
+                    Some((ip("10.0.0.5"), Some(8080))),
+                    None,
+                    Some(2),
+                    3
                 ),
-                (Some("cart"), 6379, 1, vec![(TcpState::Established, 1)]),
+                (
+                    Field::Absent,
+                    true,
+                    Field::One(Direction::Out),
+                    None,
+                    Some((ip("10.0.0.9"), Some(5432))),
+                    None,
+                    3
+                ),
+                (
+                    Field::One("app"),
+                    false,
+                    Field::One(Direction::Out),
+                    None,
+                    Some((ip("10.0.0.9"), Some(5432))),
+                    None,
+                    1
+                ),
             ]
         );
-        assert!(groups.iter().all(|g| g.pod == Some("cart-0")));
-    }
-
-    /// One socket from each of two owners to the same destination.
-    fn summarize_two(first: Owner<'static>, second: Owner<'static>) -> Vec<Group<'static>> {
-        let attributed = Attributed {
-            owners: vec![first, second],
-            rows: vec![],
-        };
-        let db = [10, 0, 0, 9];
-        let rows = vec![
-            row(0, db, 5432, TcpState::Established),
-            row(1, db, 5432, TcpState::Established),
-        ];
-        summarize(&attributed, &rows)
-    }
-
-    fn container(name: Option<&'static str>, id: &'static str) -> Owner<'static> {
-        Owner {
-            namespace: name.map(|_| "shop"),
-            pod: name.map(|_| "cart-0"),
-            container: name,
-            container_id: Some(id),
-            runtime: None,
-            pid: None,
-            process: None,
-            attribution: Attribution::Process,
-        }
+        assert!(groups.iter().all(
+            |g| g.pod == Field::One("cart-0") && g.netns == Field::One(NetnsId::Inode(POD_NS))
+        ));
     }
 
     #[test]
-    fn containers_known_only_by_id_stay_apart() {
-        let groups = summarize_two(container(None, "aaaa"), container(None, "bbbb"));
-        let ids: Vec<_> = groups
-            .iter()
-            .map(|g| (g.container, g.container_id, g.count))
-            .collect();
-        assert_eq!(ids, vec![(None, Some("aaaa"), 1), (None, Some("bbbb"), 1)]);
+    fn by_pod_and_remote_one_line_per_destination_whatever_the_container() {
+        let db = "10.0.0.9:5432";
+        let rows = [
+            row(1, POD_NS, "10.0.0.5:40000", db, Established),
+            row(2, POD_NS, "10.0.0.5:40001", db, TimeWait),
+            row(2, POD_NS, "10.0.0.5:40002", db, TimeWait),
+            row(5, OTHER_NS, "10.0.0.6:40000", db, TimeWait),
+        ];
+        let groups = summarize_rows(&rows, Grouping::by(&[Key::Pod, Key::Remote]));
+        assert_eq!(groups.len(), 2);
+        let cart0 = &groups[0];
+        assert_eq!(
+            (cart0.pod, cart0.container, cart0.count),
+            (Field::One("cart-0"), Field::Several, 3)
+        );
+        assert_eq!(
+            cart0.states().collect::<Vec<_>>(),
+            vec![(Established, 1), (TimeWait, 2)]
+        );
+        assert_eq!((groups[1].pod, groups[1].count), (Field::One("cart-10"), 1));
+        // The namespace is no key but is the same for all: it is kept.
+        assert_eq!(cart0.namespace, Field::One("shop"));
+    }
+
+    #[test]
+    fn unknown_owners_never_merge_across_namespaces() {
+        let rows = [
+            row(0, POD_NS, "127.0.0.1:40000", "127.0.0.1:9000", TimeWait),
+            row(0, OTHER_NS, "127.0.0.1:40000", "127.0.0.1:9000", TimeWait),
+            row(0, OTHER_NS, "127.0.0.1:40001", "127.0.0.1:9000", TimeWait),
+        ];
+        let groups = summarize_rows(&rows, Grouping::ServiceEnd);
+        let counts: Vec<_> = groups.iter().map(|g| (g.netns, g.count)).collect();
+        assert_eq!(
+            counts,
+            vec![
+                (Field::One(NetnsId::Inode(OTHER_NS)), 2),
+                (Field::One(NetnsId::Inode(POD_NS)), 1)
+            ]
+        );
+        let by_remote = summarize_rows(&rows, Grouping::by(&[Key::Remote]));
+        assert_eq!(by_remote.len(), 2, "no --by key merges what nothing names");
+    }
+
+    #[test]
+    fn containers_known_only_by_id_stay_apart_and_names_order_naturally() {
+        let rows = [
+            row(3, OTHER_NS, "10.0.0.1:1", "10.0.0.9:5432", Established),
+            row(4, OTHER_NS, "10.0.0.1:2", "10.0.0.9:5432", Established),
+            row(5, OTHER_NS, "10.0.0.1:3", "10.0.0.9:5432", Established),
+            row(1, POD_NS, "10.0.0.5:4", "10.0.0.9:5432", Established),
+        ];
+        let groups = summarize_rows(&rows, Grouping::ServiceEnd);
+        let shown: Vec<_> = groups.iter().map(|g| (g.pod, g.container_id)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                // cart-0 before cart-10 though "cart-1…" sorts first as text.
+                (Field::One("cart-0"), Field::Absent),
+                (Field::One("cart-10"), Field::Absent),
+                (Field::Absent, Field::One("aaaa")),
+                (Field::Absent, Field::One("bbbb")),
+            ]
+        );
     }
 
     #[test]
     fn a_container_recreated_under_its_name_is_one_group() {
-        let groups = summarize_two(
-            container(Some("cart"), "aaaa"),
-            container(Some("cart"), "bbbb"),
-        );
+        let mut owners = owners();
+        owners[3] = Owner {
+            container: Some("cart"),
+            container_id: Some("aaaa"),
+            ..Owner::NONE
+        };
+        owners[4] = Owner {
+            container: Some("cart"),
+            container_id: Some("bbbb"),
+            ..Owner::NONE
+        };
+        let attributed: &'static Attributed<'static> = Box::leak(Box::new(Attributed {
+            owners,
+            rows: Vec::new(),
+        }));
+        let rows = [
+            row(3, OTHER_NS, "10.0.0.1:1", "10.0.0.9:5432", Established),
+            row(4, OTHER_NS, "10.0.0.1:2", "10.0.0.9:5432", Established),
+        ];
+        let groups = summarize(attributed, &rows, &listening(), Grouping::ServiceEnd);
         assert_eq!(groups.len(), 1);
-        assert_eq!((groups[0].container, groups[0].count), (Some("cart"), 2));
+        assert_eq!(
+            (groups[0].container, groups[0].count),
+            (Field::One("cart"), 2)
+        );
     }
 }

@@ -135,6 +135,17 @@ impl Timer {
             _ => Timer::None,
         }
     }
+
+    /// ss's name, which the JSON uses too; None for no timer.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Timer::None => None,
+            Timer::Retransmit => Some("retransmit"),
+            Timer::Keepalive => Some("keepalive"),
+            Timer::TimeWait => Some("timewait"),
+            Timer::Probe => Some("probe"),
+        }
+    }
 }
 
 /// One row of a socket table. It is `Copy` and owns nothing, so reading a

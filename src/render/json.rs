@@ -3,16 +3,15 @@
 //! rows many, so each owner's keys are serialised once and a row writes only
 //! its numbers and addresses, which never need escaping, digit by digit.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
 use crate::analyze::attribute::{Attributed, Row};
 use crate::analyze::summary::Group;
 use crate::escape::to_json;
-use crate::text::{push_decimal, push_ip};
+use crate::text::{push_decimal, push_ip, IpText};
 
 pub fn json_rows(
     out: &mut impl Write,
@@ -56,7 +55,16 @@ pub fn json_rows(
         push_decimal(&mut line, s.remote_port.into());
         line.extend_from_slice(b",\"state\":\"");
         line.extend_from_slice(s.state.name().as_bytes());
-        line.extend_from_slice(b"\",\"netns\":");
+        match s.timer.name() {
+            Some(timer) => {
+                line.extend_from_slice(b"\",\"timer\":\"");
+                line.extend_from_slice(timer.as_bytes());
+                line.extend_from_slice(b"\",\"expires_s\":");
+                push_seconds(&mut line, s.expires_ms);
+            }
+            None => line.extend_from_slice(b"\",\"timer\":null,\"expires_s\":null"),
+        }
+        line.extend_from_slice(b",\"netns\":");
         match row.netns.inode() {
             Some(inode) => push_decimal(&mut line, inode),
             None => line.extend_from_slice(b"null"),
@@ -73,6 +81,22 @@ pub fn json_rows(
     Ok(())
 }
 
+/// Milliseconds as seconds, `59.79`: no trailing zeros, no exponent.
+fn push_seconds(line: &mut Vec<u8>, ms: u32) {
+    push_decimal(line, u64::from(ms / 1000));
+    let mut fraction = ms % 1000;
+    if fraction == 0 {
+        return;
+    }
+    line.push(b'.');
+    let mut divisor = 100;
+    while fraction > 0 {
+        line.push(b'0' + (fraction / divisor) as u8);
+        fraction %= divisor;
+        divisor /= 10;
+    }
+}
+
 /// The owner's keys of a JSON row, in the documented order.
 #[derive(Serialize)]
 struct JsonOwner<'a> {
@@ -85,67 +109,72 @@ struct JsonOwner<'a> {
     process: Option<&'a str>,
 }
 
-pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
-    // As for rows: names serialised once per container, numbers by hand.
-    let mut names: HashMap<u32, Vec<u8>> = HashMap::new();
-    let mut line = Vec::with_capacity(256);
-    for group in groups {
-        let prefix = match names.entry(group.identity) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => {
-                let mut fields = to_json(&JsonGroupNames {
-                    namespace: group.namespace,
-                    pod: group.pod,
-                    container: group.container,
-                    container_id: group
-                        .container
-                        .is_none()
-                        .then_some(group.container_id)
-                        .flatten(),
-                })?;
-                fields.pop(); // the closing brace: the group's numbers follow
-                slot.insert(fields)
-            }
-        };
-        line.clear();
-        line.extend_from_slice(prefix);
-        line.extend_from_slice(b",\"remote_addr\":\"");
-        push_ip(&mut line, group.remote);
-        line.extend_from_slice(b"\",\"remote_port\":");
-        push_decimal(&mut line, group.remote_port.into());
-        line.extend_from_slice(b",\"count\":");
-        push_decimal(&mut line, group.count);
-        line.extend_from_slice(b",\"states\":{");
-        for (i, (state, n)) in group.states().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            line.push(b'"');
-            line.extend_from_slice(state.name().as_bytes());
-            line.extend_from_slice(b"\":");
-            push_decimal(&mut line, n.into());
-        }
-        line.extend_from_slice(b"}}\n");
-        out.write_all(&line)?;
-    }
-    Ok(())
-}
-
-/// The names of a summary group, in the documented key order. A container
-/// without a name is told apart by its id; a named one's group may span
-/// several ids (a re-created container), so it shows none.
+/// One group, keys in the documented order. A name, namespace, direction
+/// or protocol is given when every socket of the group shares it; the ends
+/// are given where they are keys.
 #[derive(Serialize)]
-struct JsonGroupNames<'a> {
+struct JsonGroup<'a> {
     namespace: Option<&'a str>,
     pod: Option<&'a str>,
     container: Option<&'a str>,
     container_id: Option<&'a str>,
+    netns: Option<u64>,
+    direction: Option<&'static str>,
+    proto: Option<&'static str>,
+    local_addr: Option<String>,
+    local_port: Option<u16>,
+    remote_addr: Option<String>,
+    remote_port: Option<u16>,
+    clients: Option<u64>,
+    count: u64,
+    states: JsonStates<'a, 'a>,
+}
+
+/// `{"ESTABLISHED": 20, "TIME_WAIT": 1500}`, in the kernel's state order.
+struct JsonStates<'g, 'a>(&'g Group<'a>);
+
+impl Serialize for JsonStates<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (state, n) in self.0.states() {
+            map.serialize_entry(state.name(), &n)?;
+        }
+        map.end()
+    }
+}
+
+pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
+    for group in groups {
+        let ip_text = |ip: IpAddr| IpText::new(ip).as_str().to_owned();
+        let mut line = to_json(&JsonGroup {
+            namespace: group.namespace.one().copied(),
+            pod: group.pod.one().copied(),
+            container: group.container.one().copied(),
+            container_id: group.container_id.one().copied(),
+            netns: group.netns.one().and_then(|netns| netns.inode()),
+            direction: group.direction.one().map(|d| d.name()),
+            proto: group.proto.one().map(|p| p.name()),
+            local_addr: group.local.map(|(ip, _)| ip_text(ip)),
+            local_port: group.local.and_then(|(_, port)| port),
+            remote_addr: group.remote.map(|(ip, _)| ip_text(ip)),
+            remote_port: group.remote.and_then(|(_, port)| port),
+            clients: group.clients,
+            count: group.count,
+            states: JsonStates(group),
+        })?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analyze::attribute::{Attribution, Owner};
+    use crate::analyze::direction::Listening;
+    use crate::analyze::summary::{summarize, Grouping};
     use crate::model::{testing, NetnsId, Runtime, TcpState};
 
     #[test]
@@ -198,6 +227,7 @@ mod tests {
                 "container_id": "abc", "runtime": "cri-o", "pid": 7, "process": "a\\b",
                 "proto": "tcp6", "local_addr": "::ffff:10.0.0.1", "remote_addr": "fe80::1",
                 "local_port": 443, "remote_port": 50000, "state": "CLOSE_WAIT",
+                "timer": null, "expires_s": null,
                 "netns": 4026531840u64, "inode": 99, "uid": 1000, "attribution": "process",
             })
         );
@@ -220,6 +250,8 @@ mod tests {
             "local_port",
             "remote_port",
             "state",
+            "timer",
+            "expires_s",
             "netns",
             "inode",
             "uid",
@@ -232,6 +264,42 @@ mod tests {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}", lines[0]);
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["netns"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn timers_in_seconds_without_trailing_zeros() {
+        for (ms, text) in [
+            (59_790, "59.79"),
+            (60_000, "60"),
+            (5, "0.005"),
+            (1_500, "1.5"),
+            (0, "0"),
+        ] {
+            let mut line = Vec::new();
+            push_seconds(&mut line, ms);
+            assert_eq!(String::from_utf8(line).unwrap(), text);
+        }
+        let attributed = Attributed {
+            owners: vec![Owner::NONE],
+            rows: vec![],
+        };
+        let socket = crate::model::Socket {
+            timer: crate::model::Timer::TimeWait,
+            expires_ms: 42_100,
+            ..testing::socket("10.0.0.1:40000", "10.0.0.9:443", TcpState::TimeWait, 0)
+        };
+        let row = Row {
+            socket: &socket,
+            netns: NetnsId::Inode(1),
+            owner: 0,
+        };
+        let mut out = Vec::new();
+        json_rows(&mut out, &attributed, &[row]).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            (&value["timer"], &value["expires_s"]),
+            (&serde_json::json!("timewait"), &serde_json::json!(42.1))
+        );
     }
 
     #[test]
@@ -265,14 +333,17 @@ mod tests {
             owners: vec![owner],
             rows: vec![],
         };
-        let groups = crate::analyze::summary::summarize(&attributed, &rows);
+        let listening = Listening::of(&testing::snapshot());
+        let groups = summarize(&attributed, &rows, &listening, Grouping::ServiceEnd);
         let mut out = Vec::new();
         json_summary(&mut out, &groups).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
             "{\"namespace\":\"a\\\"b\",\"pod\":null,\"container\":\"c\\u0007\",\
-             \"container_id\":null,\"remote_addr\":\"::ffff:10.0.0.2\",\"remote_port\":443,\"count\":3,\
+             \"container_id\":null,\"netns\":1,\"direction\":\"out\",\"proto\":\"tcp\",\
+             \"local_addr\":null,\"local_port\":null,\"remote_addr\":\"::ffff:10.0.0.2\",\
+             \"remote_port\":443,\"clients\":null,\"count\":3,\
              \"states\":{\"ESTABLISHED\":1,\"TIME_WAIT\":2}}\n"
         );
     }

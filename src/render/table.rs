@@ -1,21 +1,28 @@
 //! The aligned table for people. Every name passes through the one
-//! escaper, so a crafted container name cannot drive the terminal.
+//! escaper, so a crafted container name cannot drive the terminal. Where a
+//! name is missing the table says why: `(pod)` for a pod's sockets that no
+//! process holds, `(host)` for the node's own namespace, `(netns N)` for a
+//! namespace whose owner is unknown, `*` where a group's sockets differ.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use crate::analyze::attribute::{Attributed, Row};
-use crate::analyze::summary::Group;
+use crate::analyze::attribute::{Attributed, Attribution, Owner, Row};
+use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
+use crate::model::{NetnsId, Timer};
 
 const DASH: &str = "-";
+const SEVERAL: &str = "*";
 
 pub fn table_rows(
     out: &mut impl Write,
     attributed: &Attributed<'_>,
     rows: &[Row<'_>],
+    host_netns: Option<u64>,
+    timers: bool,
 ) -> io::Result<()> {
     let header = [
         "NAMESPACE",
@@ -27,50 +34,155 @@ pub fn table_rows(
         "LOCAL",
         "REMOTE",
         "STATE",
+        "TIMER",
     ];
-    let cells = |row: &Row<'_>| -> [Cell; 9] {
+    let mut shown = [true; 10];
+    shown[9] = timers;
+    let cells = |row: &Row<'_>| -> [Cell; 10] {
         let owner = attributed.owner(row);
         let s = row.socket;
+        let in_host = row.netns.inode().is_some() && row.netns.inode() == host_netns;
         [
-            Cell::name(owner.namespace),
+            namespace_cell(owner.namespace, in_host),
             Cell::name(owner.pod),
-            Cell::name(label(owner.container, owner.container_id)),
+            container_cell(owner),
             Cell::Number(owner.pid.map(u64::from)),
             Cell::name(owner.process),
             Cell::Static(s.proto.name()),
-            Cell::Endpoint(s.local, s.local_port),
-            Cell::Endpoint(s.remote, s.remote_port),
+            Cell::Endpoint(s.local, Some(s.local_port)),
+            Cell::Endpoint(s.remote, Some(s.remote_port)),
             Cell::Static(s.state.name()),
+            Cell::Timer(s.timer, s.expires_ms),
         ]
     };
-    write_table(out, header, rows.iter().map(cells))
+    write_table(out, header, shown, rows.iter().map(cells))
 }
 
-pub fn table_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()> {
-    let header = ["NAMESPACE", "POD", "CONTAINER", "REMOTE", "COUNT", "STATES"];
-    write_table(out, header, groups.iter().map(summary_cells))
+/// The Kubernetes namespace; the node's own network namespace, which no
+/// Kubernetes namespace owns, says so.
+fn namespace_cell(namespace: Option<&str>, in_host: bool) -> Cell<'_> {
+    match namespace {
+        Some(name) => Cell::name(Some(name)),
+        None if in_host => Cell::Static("(host)"),
+        None => Cell::Static(DASH),
+    }
 }
 
-fn summary_cells<'a>(group: &Group<'a>) -> [Cell<'a>; 6] {
+/// The container's name, else its short id, else `(pod)` for a pod's
+/// socket no process holds: any of the pod's containers may have made it.
+fn container_cell<'a>(owner: &Owner<'a>) -> Cell<'a> {
+    match (owner.container, owner.container_id) {
+        (Some(name), _) => Cell::name(Some(name)),
+        (None, Some(id)) => Cell::name(Some(short_id(id))),
+        (None, None) if owner.attribution == Attribution::Netns && owner.pod.is_some() => {
+            Cell::Static("(pod)")
+        }
+        (None, None) => Cell::Static(DASH),
+    }
+}
+
+/// The id `docker ps` shows.
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+pub fn table_summary<'a>(
+    out: &mut impl Write,
+    groups: &[Group<'a>],
+    grouping: Grouping,
+    host_netns: Option<u64>,
+) -> io::Result<()> {
+    let header = [
+        "NAMESPACE",
+        "POD",
+        "CONTAINER",
+        "NETNS",
+        "DIRECTION",
+        "PROTO",
+        "LOCAL",
+        "REMOTE",
+        "CLIENTS",
+        "COUNT",
+        "STATES",
+    ];
+    let shown = [
+        true,
+        true,
+        true,
+        grouping.has(Key::Netns),
+        grouping.has(Key::Direction),
+        grouping.has(Key::Proto),
+        groups.iter().any(|g| g.local.is_some()),
+        groups.iter().any(|g| g.remote.is_some()),
+        groups.iter().any(|g| g.clients.is_some()),
+        true,
+        true,
+    ];
+    let cells = |group: &Group<'a>| summary_cells(group, host_netns);
+    write_table(out, header, shown, groups.iter().map(cells))
+}
+
+fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 11] {
     let mut states = String::new();
     for (state, n) in group.states() {
         let sep = if states.is_empty() { "" } else { " " };
         let _ = write!(states, "{sep}{}={n}", state.name());
     }
+    let netns = group.netns.one().copied();
+    let namespace = match group.namespace {
+        Field::One(name) => Cell::name(Some(name)),
+        Field::Several => Cell::Static(SEVERAL),
+        Field::Absent => match netns {
+            Some(NetnsId::Inode(inode)) if Some(inode) == host_netns => Cell::Static("(host)"),
+            // Nothing names the owner: the namespace tells groups apart.
+            Some(netns)
+                if group.pod == Field::Absent
+                    && group.container == Field::Absent
+                    && group.container_id == Field::Absent =>
+            {
+                Cell::Netns(netns)
+            }
+            _ => Cell::Static(DASH),
+        },
+    };
+    let container = match (group.container, group.container_id) {
+        (Field::One(name), _) => Cell::name(Some(name)),
+        (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
+        (Field::Absent, Field::Absent) if group.pod_level => Cell::Static("(pod)"),
+        (Field::Absent, Field::Absent) => Cell::Static(DASH),
+        _ => Cell::Static(SEVERAL),
+    };
     [
-        Cell::name(group.namespace),
-        Cell::name(group.pod),
-        Cell::name(label(group.container, group.container_id)),
-        Cell::Endpoint(group.remote, group.remote_port),
+        namespace,
+        field(group.pod),
+        container,
+        netns.map_or(Cell::Static(SEVERAL), Cell::NetnsNumber),
+        group
+            .direction
+            .one()
+            .map_or(Cell::Static(SEVERAL), |d| Cell::Static(d.name())),
+        group
+            .proto
+            .one()
+            .map_or(Cell::Static(SEVERAL), |p| Cell::Static(p.name())),
+        group
+            .local
+            .map_or(Cell::Static(SEVERAL), |(ip, port)| Cell::Endpoint(ip, port)),
+        group
+            .remote
+            .map_or(Cell::Static(SEVERAL), |(ip, port)| Cell::Endpoint(ip, port)),
+        Cell::Number(group.clients),
         Cell::Number(Some(group.count)),
         Cell::Owned(states),
     ]
 }
 
-/// The name a person recognises a container by: its name, else the short id
-/// `docker ps` shows.
-fn label<'a>(name: Option<&'a str>, id: Option<&'a str>) -> Option<&'a str> {
-    name.or_else(|| id.map(|id| id.get(..12).unwrap_or(id)))
+fn field<'a>(value: Field<&'a str>) -> Cell<'a> {
+    match value {
+        Field::One(name) => Cell::name(Some(name)),
+        Field::Several => Cell::Static(SEVERAL),
+        Field::Absent => Cell::Static(DASH),
+    }
 }
 
 enum Cell<'a> {
@@ -78,7 +190,13 @@ enum Cell<'a> {
     Static(&'static str),
     Owned(String),
     Number(Option<u64>),
-    Endpoint(IpAddr, u16),
+    /// An address, and its port unless that is not what the column keys.
+    Endpoint(IpAddr, Option<u16>),
+    /// A namespace whose owner is unknown, in a name column.
+    Netns(NetnsId),
+    /// The NETNS column.
+    NetnsNumber(NetnsId),
+    Timer(Timer, u32),
 }
 
 impl<'a> Cell<'a> {
@@ -98,17 +216,29 @@ impl fmt::Display for Cell<'_> {
             Cell::Owned(text) => f.write_str(text),
             Cell::Number(Some(n)) => write!(f, "{n}"),
             Cell::Number(None) => f.write_str(DASH),
-            Cell::Endpoint(IpAddr::V4(ip), port) => write!(f, "{ip}:{port}"),
-            Cell::Endpoint(IpAddr::V6(ip), port) => write!(f, "[{ip}]:{port}"),
+            Cell::Endpoint(IpAddr::V4(ip), Some(port)) => write!(f, "{ip}:{port}"),
+            Cell::Endpoint(IpAddr::V6(ip), Some(port)) => write!(f, "[{ip}]:{port}"),
+            Cell::Endpoint(ip, None) => write!(f, "{ip}"),
+            Cell::Netns(NetnsId::Inode(inode)) => write!(f, "(netns {inode})"),
+            // Read through a process whose namespace link could not be read.
+            Cell::Netns(NetnsId::Hidden(pid)) => write!(f, "(netns of pid {pid})"),
+            Cell::NetnsNumber(NetnsId::Inode(inode)) => write!(f, "{inode}"),
+            Cell::NetnsNumber(NetnsId::Hidden(pid)) => write!(f, "pid {pid}"),
+            Cell::Timer(timer, ms) => match timer.name() {
+                Some(name) => write!(f, "{name} {}.{}s", ms / 1000, ms % 1000 / 100),
+                None => f.write_str(DASH),
+            },
         }
     }
 }
 
 /// Two passes: measure every cell, then write padded lines. The cells are
-/// built again for the second pass rather than kept, so memory stays one row.
+/// built again for the second pass rather than kept, so memory stays one
+/// row; a row is an array on the stack, and `shown` leaves columns out.
 fn write_table<'a, const N: usize, I>(
     out: &mut impl Write,
     header: [&'static str; N],
+    shown: [bool; N],
     rows: I,
 ) -> io::Result<()>
 where
@@ -123,16 +253,20 @@ where
             *width = (*width).max(measure.0);
         }
     }
+    let last = shown.iter().rposition(|s| *s).unwrap_or(0);
     let mut line = String::new();
     let header_cells: [Cell<'a>; N] = header.map(Cell::Static);
     for row in std::iter::once(header_cells).chain(rows) {
         line.clear();
         for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if !shown[i] {
+                continue;
+            }
             let start = line.len();
             let _ = write!(line, "{cell}");
-            if i + 1 < N {
-                let shown = line[start..].chars().count();
-                line.extend(std::iter::repeat(' ').take(width.saturating_sub(shown) + 2));
+            if i < last {
+                let printed = line[start..].chars().count();
+                line.extend(std::iter::repeat(' ').take(width.saturating_sub(printed) + 2));
             }
         }
         line.push('\n');
@@ -157,12 +291,14 @@ mod tests {
 
     #[test]
     fn endpoints_bracket_ipv6() {
-        let v4 = Cell::Endpoint("10.0.0.1".parse().unwrap(), 443).to_string();
-        let v6 = Cell::Endpoint("fe80::1".parse().unwrap(), 80).to_string();
-        let mapped = Cell::Endpoint("::ffff:10.0.0.1".parse().unwrap(), 80).to_string();
+        let v4 = Cell::Endpoint("10.0.0.1".parse().unwrap(), Some(443)).to_string();
+        let v6 = Cell::Endpoint("fe80::1".parse().unwrap(), Some(80)).to_string();
+        let mapped = Cell::Endpoint("::ffff:10.0.0.1".parse().unwrap(), Some(80)).to_string();
+        let address = Cell::Endpoint("fe80::1".parse().unwrap(), None).to_string();
         assert_eq!(v4, "10.0.0.1:443");
         assert_eq!(v6, "[fe80::1]:80");
         assert_eq!(mapped, "[::ffff:10.0.0.1]:80");
+        assert_eq!(address, "fe80::1");
     }
 
     #[test]
@@ -177,7 +313,13 @@ mod tests {
             }
         };
         let indices = [0usize, 1, 2];
-        write_table(&mut out, ["NAME", "PID"], indices.iter().map(make)).unwrap();
+        write_table(
+            &mut out,
+            ["NAME", "PID"],
+            [true, true],
+            indices.iter().map(make),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             // The widest name, `wide\tname` escaped, is 10 characters; two spaces separate columns.
@@ -186,5 +328,22 @@ mod tests {
              -           -\n\
              wide\\tname  1\n"
         );
+        let mut out = Vec::new();
+        let hidden = [false, true];
+        write_table(&mut out, ["NAME", "PID"], hidden, indices.iter().map(make)).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "PID\n12345\n-\n1\n");
+    }
+
+    #[test]
+    fn timers_as_a_person_reads_them() {
+        assert_eq!(
+            Cell::Timer(Timer::TimeWait, 59_790).to_string(),
+            "timewait 59.7s"
+        );
+        assert_eq!(
+            Cell::Timer(Timer::Retransmit, 200).to_string(),
+            "retransmit 0.2s"
+        );
+        assert_eq!(Cell::Timer(Timer::None, 0).to_string(), "-");
     }
 }

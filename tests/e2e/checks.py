@@ -24,12 +24,17 @@ KEYS = [
     "local_port",
     "remote_port",
     "state",
+    "timer",
+    "expires_s",
     "netns",
     "inode",
     "uid",
     "attribution",
 ]
-SUMMARY_KEYS = {"namespace", "pod", "container", "container_id", "remote_addr", "remote_port", "count", "states"}
+SUMMARY_KEYS = {
+    "namespace", "pod", "container", "container_id", "netns", "direction", "proto",
+    "local_addr", "local_port", "remote_addr", "remote_port", "clients", "count", "states",
+}
 RUNTIMES = {None, "docker", "containerd", "cri-o", "podman"}
 ATTRIBUTIONS = {"process", "netns", "none"}
 MAX_DETAILS = 6
@@ -333,6 +338,8 @@ def summary_problems(result, workloads, snaps):
             "namespace": w.namespace if w.timewaits == "netns" else None,
             "pod": w.pod if w.timewaits == "netns" else None,
             "container": None,
+            "netns": w.netns,
+            "direction": "out",
             "remote_port": w.port,
         }
         groups = [

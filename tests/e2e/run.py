@@ -317,6 +317,55 @@ class E2E:
             checks.summary_problems(legacy, self.workloads, snaps),
         )
 
+    def summary_views(self):
+        """Inbound groups per listening port with their clients; --by pod,remote one line
+        per pod and destination; an address filter; a name nobody has."""
+        pods = [w for w in self.workloads if w.pod and w.server and w.client]
+        result, snaps, _ = self.observe(["--format", "json", "--summary", "-a"])
+        problems = [] if result.returncode == 0 else [result.describe()]
+        for w in pods:
+            inbound = sorted(
+                ((g.get("local_addr"), g.get("clients"), g.get("states")) for g in result.rows
+                 if g.get("netns") == w.netns and g.get("direction") == "in"
+                 and g.get("local_port") == w.port and g.get("container") == w.server.container),
+                key=str)
+            # Per local address and port: the wildcard listener, and the accepted end of the
+            # long-lived connection from its one client.
+            want = [("::", 0, {"LISTEN": 1}), ("::ffff:127.0.0.1", 1, {"ESTABLISHED": 1})]
+            if inbound != want:
+                problems.append(f"{w.label}: inbound groups on {w.port}: expected {want}, got {inbound}")
+        self.check("--summary -a: inbound groups per listening port, with their clients", problems)
+
+        result, snaps, _ = self.observe(["--format", "json", "--by", "pod,remote"])
+        problems = [] if result.returncode == 0 else [result.describe()]
+        for w in pods:
+            if not w.timewaits:
+                continue
+            lines = [g for g in result.rows if g.get("pod") == w.pod and g.get("remote_port") == w.port]
+            n = len(checks.timewaits(w, checks.stable_sockets(*snaps[w.label])))
+            if len(lines) != 1 or lines[0].get("states") != {"ESTABLISHED": 1, "TIME_WAIT": n}:
+                problems.append(f"{w.label}: expected one line to {w.port} with ESTABLISHED=1 TIME_WAIT={n}: "
+                                f"{[checks.compact(g) for g in lines]}")
+        self.check("--by pod,remote: one line per pod and destination, client and TIME_WAITs together", problems)
+
+        w = next(w for w in pods if w.runtime == "docker")
+        result, snaps, holders = self.observe(["--format", "json", "--remote", f"127.0.0.1:{w.port}"])
+        problems = [] if result.returncode == 0 else [result.describe()]
+        problems += [f"remote end is not 127.0.0.1:{w.port}: {checks.compact(r)}" for r in result.rows
+                     if r.get("remote_port") != w.port]
+        want = 1 + len(checks.timewaits(w, checks.stable_sockets(*snaps[w.label])))
+        got = sum(1 for r in result.rows if r.get("netns") == w.netns)
+        if got != want:
+            problems.append(f"{w.label}: {got} rows to {w.port}, the kernel has {want}")
+        self.check(f"--remote 127.0.0.1:{w.port}: who talks to it", problems)
+
+        typo = w.pod.upper()
+        result = run_cnetstat([self.binary, "--pod", typo])
+        problems = [] if result.returncode == 0 else [result.describe()]
+        if f"--pod {typo}: no pod of that name on this node; nearest: {w.pod}" not in result.stderr:
+            problems.append(f"no note naming {w.pod}: {result.stderr.strip()[:300]!r}")
+        self.check("--pod with a typo: says no such pod and names the nearest, exit 0", problems)
+
     def filters(self):
         pod_workloads = [w for w in self.workloads if w.pod and w.server]
         docker_pod = next(w for w in pod_workloads if w.runtime == "docker")
@@ -536,6 +585,7 @@ def main(argv):
                 e2e.debug_pod_view,
                 e2e.docker_unreachable,
                 e2e.summary,
+                e2e.summary_views,
                 e2e.state_filter,
                 e2e.default_and_listening,
                 e2e.filters,
