@@ -4,24 +4,10 @@
 //! main → cli (argv → Args) → config (Args → Config) → app: collect (or
 //! replay) a snapshot, analyse it, render it.
 
-mod analyze;
-mod app;
-mod cli;
-mod clock;
-mod collect;
-mod config;
-mod diag;
-mod escape;
-mod model;
-mod names;
-mod netlink;
-mod parse;
-mod record;
-mod render;
-mod text;
-
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+
+use cnetstat::{app, cli, config, diag};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os().skip(1)) {
