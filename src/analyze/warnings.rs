@@ -15,6 +15,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
     let mut unreadable_netns = Vec::new();
     let mut skipped_lines: Option<(u64, &str, u64)> = None;
     let mut runtime_files = 0;
+    let mut process_files: Vec<(u32, &str, &str)> = Vec::new();
     for warning in snapshot.warnings.iter() {
         match warning {
             Warning::NetlinkFallback { error } => lines.push(format!(
@@ -43,6 +44,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             } => lines.extend(unreadable_processes(
                 snapshot, attributed, *ns_links, *fd_tables, *processes, first,
             )),
+            Warning::ProcessFile { pid, path, problem } => process_files.push((*pid, path, problem)),
             Warning::Docker { error } => {
                 let unnamed = count_rows(attributed, |o| {
                     o.runtime == Some(Runtime::Docker) && o.container.is_none()
@@ -61,16 +63,16 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
                 if runtime_files > RUNTIME_FILES_SHOWN {
                     continue;
                 }
-                let loss = match container_id {
-                    Some(id) => {
-                        let unnamed = count_rows(attributed, |o| {
-                            o.container_id == Some(id.as_str()) && o.container.is_none()
-                        });
-                        format!(
-                            "; {} of container {}",
-                            sockets(unnamed, "without a name"),
-                            short(id)
-                        )
+                let unnamed = container_id.as_deref().map(|id| {
+                    let count = count_rows(attributed, |o| {
+                        o.container_id == Some(id) && o.container.is_none()
+                    });
+                    (count, short(id))
+                });
+                let loss = match unnamed {
+                    Some((0, _)) => String::new(),
+                    Some((count, id)) => {
+                        format!("; {} of container {id}", sockets(count, "without a name"))
                     }
                     None => "; containers it describes may be shown by id only".into(),
                 };
@@ -83,16 +85,29 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             }
         }
     }
-    if runtime_files > RUNTIME_FILES_SHOWN {
+    match runtime_files.saturating_sub(RUNTIME_FILES_SHOWN) {
+        0 => {}
+        1 => lines.push("1 more runtime file could not be read or parsed".into()),
+        more => lines.push(format!("{more} more runtime files could not be read or parsed")),
+    }
+    if let Some(&(_, path, problem)) = process_files.first() {
+        let pids: std::collections::HashSet<u32> = process_files.iter().map(|(pid, _, _)| *pid).collect();
+        let held = count_rows(attributed, |o| o.pid.is_some_and(|pid| pids.contains(&pid)));
         lines.push(format!(
-            "{} more runtime files could not be read or parsed",
-            runtime_files - RUNTIME_FILES_SHOWN
+            "{} process files are not what procfs has there and were skipped (first: {path}: \
+             {problem}): those processes hold {}",
+            process_files.len(),
+            sockets(held, "that may show no container or process name")
         ));
     }
     if let Some((total, path, first_line)) = skipped_lines {
+        let what = if total == 1 {
+            "1 line of socket tables is not a socket and was skipped".to_owned()
+        } else {
+            format!("{total} lines of socket tables are not sockets and were skipped")
+        };
         lines.push(format!(
-            "{total} lines of socket tables are not sockets and were skipped: {} \
-             (first: {path} line {first_line})",
+            "{what}: {} (first: {path} line {first_line})",
             sockets(total, "missing")
         ));
     }

@@ -4,6 +4,8 @@
 //! exits, a namespace that cannot be entered, a runtime that does not
 //! answer) records a warning and goes on with the rest.
 
+pub mod dirs;
+pub mod files;
 pub mod host_root;
 pub mod namespaces;
 pub mod netns_enter;
@@ -44,6 +46,8 @@ pub struct Plan {
 pub enum CollectError {
     /// Without the process list there is nothing to read.
     ListProcesses { proc_dir: PathBuf, error: io::Error },
+    /// The node root could not be opened.
+    Root { error: io::Error },
 }
 
 impl fmt::Display for CollectError {
@@ -56,20 +60,21 @@ impl fmt::Display for CollectError {
                     proc_dir.display()
                 )
             }
+            CollectError::Root { error } => write!(f, "--root {error}"),
         }
     }
 }
 
 pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     let proc = ProcFs::new(plan.proc_dir.clone());
-    let root = HostRoot::new(plan.root.clone());
+    let root = HostRoot::open(plan.root.clone()).map_err(|error| CollectError::Root { error })?;
     let threads = parallel::available_threads();
     let pids = proc.pids().map_err(|error| CollectError::ListProcesses {
         proc_dir: plan.proc_dir.clone(),
         error,
     })?;
 
-    let ((mut processes, mut unreadable), names) = std::thread::scope(|scope| {
+    let ((mut processes, mut unreadable, skipped), names) = std::thread::scope(|scope| {
         // Runtime metadata needs nothing from /proc: read it meanwhile.
         let names = scope.spawn(|| names::read_names(&root));
         let scan = processes::scan_processes(&proc, &pids, threads);
@@ -79,6 +84,7 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         }
     });
     let mut warnings = Warnings::default();
+    warnings.extend(skipped);
     warnings.extend(names.warnings);
     warnings.extend(names::docker_warning(
         &names.docker,
@@ -180,7 +186,8 @@ fn collector() -> Collector {
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    let status = std::fs::read("/proc/self/status").unwrap_or_default();
+    let mut status = Vec::new();
+    let _ = files::read_path(std::path::Path::new("/proc/self/status"), files::Cap::STATUS, &mut status);
     Collector {
         hostname: if named {
             field(&uts.nodename)

@@ -15,6 +15,7 @@ use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// linux/magic.h
@@ -105,7 +106,12 @@ pub fn in_netns<T: Send>(ns_file: &Path, work: impl FnOnce() -> T + Send) -> Res
 /// Moves the calling thread into the network namespace of `ns_file`.
 fn enter(ns_file: &Path) -> Result<(), EnterError> {
     let path = || ns_file.to_owned();
-    let file = File::open(ns_file).map_err(|source| EnterError::Open {
+    // O_NONBLOCK: should the file be a FIFO, opening it must not wait.
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(ns_file)
+        .map_err(|source| EnterError::Open {
         path: path(),
         source,
     })?;

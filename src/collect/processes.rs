@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 
+use super::files::Cap;
 use super::parallel;
 use super::procfs::ProcFs;
 use crate::model::{NetnsId, Process, Warning};
@@ -18,8 +19,23 @@ pub struct Unreadable {
     first: Option<String>,
 }
 
-pub fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<Process>, Unreadable) {
+/// Processes, what could not be read of them, and the files they hold
+/// that are not what procfs has there (a recorded tree's FIFO or device, a
+/// file over its cap), each a warning.
+pub fn scan_processes(
+    proc: &ProcFs,
+    pids: &[u32],
+    threads: usize,
+) -> (Vec<Process>, Unreadable, Vec<Warning>) {
     let scanned = parallel::map(pids, threads, Vec::new, |buf, &pid| {
+        let mut skipped = Vec::new();
+        let mut skip = |file: &str, err: io::Error| {
+            skipped.push(Warning::ProcessFile {
+                pid,
+                path: proc.pid_path(pid, file).display().to_string(),
+                problem: err.to_string(),
+            })
+        };
         let (netns, denied) = match proc.netns(pid) {
             Ok(inode) => (NetnsId::Inode(inode), None),
             Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
@@ -29,13 +45,21 @@ pub fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<Proce
                 Some(format!("{}: {err}", proc.pid_path(pid, "ns/net").display())),
             ),
         };
-        let cgroup = match proc.read(pid, "cgroup", buf) {
+        let cgroup = match proc.read(pid, "cgroup", Cap::CGROUP, buf) {
             Ok(()) => parse_cgroup_file(buf),
+            Err(err) if is_hostile(&err) => {
+                skip("cgroup", err);
+                None
+            }
             Err(_) => None,
         };
-        let comm = match proc.read(pid, "comm", buf) {
+        let comm = match proc.read(pid, "comm", Cap::COMM, buf) {
             Ok(()) => String::from_utf8_lossy(comm_name(buf)).into_owned(),
             Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+            Err(err) if is_hostile(&err) => {
+                skip("comm", err);
+                "?".into()
+            }
             Err(_) => "?".into(),
         };
         let process = Process {
@@ -44,18 +68,26 @@ pub fn scan_processes(proc: &ProcFs, pids: &[u32], threads: usize) -> (Vec<Proce
             netns,
             cgroup,
         };
-        Some((process, denied))
+        Some((process, denied, skipped))
     });
     let mut processes = Vec::with_capacity(scanned.len());
     let mut unreadable = Unreadable::default();
-    for (process, denied) in scanned.into_iter().flatten() {
+    let mut warnings = Vec::new();
+    for (process, denied, skipped) in scanned.into_iter().flatten() {
         if let Some(err) = denied {
             unreadable.namespaces += 1;
             unreadable.first.get_or_insert(err);
         }
+        warnings.extend(skipped);
         processes.push(process);
     }
-    (processes, unreadable)
+    (processes, unreadable, warnings)
+}
+
+/// Not what procfs can answer: a file of the wrong kind or size, or a link
+/// where procfs has a file (a recorded tree's).
+fn is_hostile(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::InvalidData || err.raw_os_error() == Some(libc::ELOOP)
 }
 
 /// Inode → pid of the lowest pid holding it, for the inodes `wanted`.

@@ -5,12 +5,15 @@
 //! dangling in a recorded tree and readlink is all the kernel needs to answer.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::parse::proc_pid::{dirent_names, parse_ns_link, parse_socket_link};
+use super::dirs::for_each_name;
+use super::files::{self, Cap};
+use crate::parse::proc_pid::{parse_ns_link, parse_socket_link};
 use crate::text::parse_decimal;
 
 #[derive(Clone, Debug)]
@@ -54,81 +57,54 @@ impl ProcFs {
         })
     }
 
-    /// Reads `<root>/<pid>/<file>` into `buf`, replacing its contents.
-    pub fn read(&self, pid: u32, file: &str, buf: &mut Vec<u8>) -> io::Result<()> {
-        read_into(&self.pid_path(pid, file), buf)
+    /// Reads `<root>/<pid>/<file>` into `buf`, replacing its contents
+    /// (see collect/files.rs for what is refused).
+    pub fn read(&self, pid: u32, file: &str, cap: Cap, buf: &mut Vec<u8>) -> io::Result<()> {
+        files::read_path(&self.pid_path(pid, file), cap, buf)
     }
 
     /// Calls `found` with the inode of every socket `pid` has open.
     ///
-    /// A busy node has hundreds of thousands of descriptors, so the
-    /// directory is read with getdents64 into a stack buffer and each link
-    /// with readlinkat relative to it: no allocation per descriptor (musl's
-    /// allocator, in the static build, is slow and takes a global lock) and
-    /// no path walk from /proc per link.
+    /// A busy node has hundreds of thousands of descriptors, so each link
+    /// is read with readlinkat relative to the listed directory, into a
+    /// buffer on the stack: no allocation and no path walk per descriptor.
     pub fn socket_inodes(&self, pid: u32, mut found: impl FnMut(u64)) -> io::Result<()> {
-        let dir = File::open(self.pid_path(pid, "fd"))?;
-        // linux_dirent64 records are 8-byte aligned in the kernel's layout.
-        #[repr(C, align(8))]
-        struct Entries([u8; 8192]);
-        let mut entries = Entries([0; 8192]);
-        let entries = &mut entries.0;
+        let dir = File::options()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | files::OPEN_FLAGS)
+            .open(self.pid_path(pid, "fd"))?;
         let mut target = [0u8; 64];
-        loop {
-            // SAFETY: the buffer is writable for its length; the fd is open.
-            let read = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
+        for_each_name(&dir, |name| {
+            // SAFETY: `name` is NUL-terminated, and `target` is writable
+            // for its length.
+            let len = unsafe {
+                libc::readlinkat(
                     dir.as_raw_fd(),
-                    entries.as_mut_ptr(),
-                    entries.len(),
+                    name.as_ptr(),
+                    target.as_mut_ptr().cast(),
+                    target.len(),
                 )
             };
-            let filled = match usize::try_from(read) {
-                Ok(0) => return Ok(()),
-                Ok(filled) => filled.min(entries.len()),
-                Err(_) => return Err(io::Error::last_os_error()),
-            };
-            for name in dirent_names(&entries[..filled]) {
-                if name.to_bytes().starts_with(b".") {
-                    continue;
+            match usize::try_from(len) {
+                Ok(len) => {
+                    if let Some(inode) = target.get(..len).and_then(parse_socket_link) {
+                        found(inode);
+                    }
+                    Ok(())
                 }
-                // SAFETY: `name` is NUL-terminated inside `entries`, and
-                // `target` is writable for its length.
-                let len = unsafe {
-                    libc::readlinkat(
-                        dir.as_raw_fd(),
-                        name.as_ptr(),
-                        target.as_mut_ptr().cast(),
-                        target.len(),
-                    )
-                };
-                match usize::try_from(len) {
-                    Ok(len) => {
-                        if let Some(inode) = target.get(..len).and_then(parse_socket_link) {
-                            found(inode);
-                        }
+                // Listing fd/ is allowed where reading its links is not
+                // (ptrace access mode): the whole table is unreadable. A
+                // descriptor closed since the listing is normal.
+                Err(_) => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() == io::ErrorKind::PermissionDenied {
+                        return Err(err);
                     }
-                    // Listing fd/ is allowed where reading its links is not
-                    // (ptrace access mode): the whole table is unreadable.
-                    // A descriptor closed since the listing is normal.
-                    Err(_) => {
-                        let err = io::Error::last_os_error();
-                        if err.kind() == io::ErrorKind::PermissionDenied {
-                            return Err(err);
-                        }
-                    }
+                    Ok(())
                 }
             }
-        }
+        })
     }
-}
-
-/// /proc files report size 0, so read to the end into a reused buffer.
-pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    File::open(path)?.read_to_end(buf)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -158,7 +134,7 @@ mod tests {
         inodes.sort();
         assert_eq!(inodes, vec![100, 101]);
         let mut buf = vec![1, 2, 3];
-        proc.read(42, "comm", &mut buf).unwrap();
+        proc.read(42, "comm", Cap::COMM, &mut buf).unwrap();
         assert_eq!(buf, b"sleep\n");
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -3,6 +3,7 @@
 //! (through a process in it, or inside it when no process holds it).
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -10,7 +11,8 @@ use std::path::Path;
 use super::namespaces::{Handle, Namespace};
 use super::netns_enter;
 use super::parallel;
-use super::procfs::{read_into, ProcFs};
+use super::files::{self, Cap};
+use super::procfs::ProcFs;
 use crate::model::{NetnsId, NetnsSnapshot, Process, Proto, Socket, StateSet, TcpState, Warning};
 use crate::netlink::sock_diag;
 use crate::parse::proc_net;
@@ -25,12 +27,15 @@ pub enum TableReader {
     ProcText,
 }
 
-/// The namespaces' tables, each namespace's `net/tcp` entry inode (see
-/// [`place_hidden_processes`]), and what could not be read.
+/// The namespaces' tables, what could not be read, and what tells a
+/// namespace whose link is hidden apart (see [`place_hidden_processes`]):
+/// the inode of each namespace's `net/tcp` entry, and a hash of the text
+/// of its tables.
 pub struct Tables {
     pub namespaces: Vec<NetnsSnapshot>,
-    pub entries: HashMap<u64, NetnsId>,
     pub warnings: Vec<Warning>,
+    entries: HashMap<u64, NetnsId>,
+    by_sockets: HashMap<u64, NetnsId>,
 }
 
 /// Why one namespace gave no table.
@@ -49,6 +54,8 @@ struct Read {
     sockets: Vec<Socket>,
     /// The inode of its `net/tcp` entry.
     entry: Option<u64>,
+    /// Its sockets' [`same_sockets`], when its text tables were read.
+    sockets_hash: Option<u64>,
     warnings: Vec<Warning>,
 }
 
@@ -64,8 +71,9 @@ pub fn read_tables(
     });
     let mut tables = Tables {
         namespaces: Vec::with_capacity(results.len()),
-        entries: HashMap::new(),
         warnings: Vec::new(),
+        entries: HashMap::new(),
+        by_sockets: HashMap::new(),
     };
     for (result, ns) in results.into_iter().zip(namespaces) {
         let id = NetnsId::Inode(ns.inode);
@@ -76,6 +84,7 @@ pub fn read_tables(
                     sockets: read.sockets,
                 });
                 tables.entries.extend(read.entry.map(|entry| (entry, id)));
+                tables.by_sockets.extend(read.sockets_hash.map(|text| (text, id)));
                 tables.warnings.extend(read.warnings);
             }
             Err(ReadError::Vanished) => {}
@@ -106,8 +115,8 @@ pub fn read_tables(
 /// hidden process joins the namespace whose `tcp` entry it shares, and the
 /// rest are read once per such entry, as namespaces whose inode is unknown.
 /// On a recorded tree (`live` false) the entries are plain files, all
-/// different, so there processes whose tables are byte for byte the same
-/// are one namespace.
+/// different, so there processes whose tables list the same sockets are
+/// one namespace.
 pub fn place_hidden_processes(
     proc: &ProcFs,
     live: bool,
@@ -116,7 +125,6 @@ pub fn place_hidden_processes(
     states: StateSet,
 ) {
     let mut buf = Vec::new();
-    let mut read_texts: HashMap<Vec<u8>, NetnsId> = HashMap::new();
     for process in processes.iter_mut() {
         let NetnsId::Hidden(pid) = process.netns else {
             continue;
@@ -133,7 +141,7 @@ pub fn place_hidden_processes(
         let mut warnings = Vec::new();
         let text = match read_text_tables(&net, None, states, &mut buf, &mut sockets, &mut warnings)
         {
-            Ok(text) => text,
+            Ok(()) => same_sockets(&sockets),
             Err(ReadError::Vanished) => continue,
             Err(ReadError::Failed { path, error }) => {
                 tables.warnings.push(Warning::NetnsUnreadable {
@@ -147,11 +155,11 @@ pub fn place_hidden_processes(
             }
         };
         if !live {
-            if let Some(&netns) = read_texts.get(&text) {
+            if let Some(&netns) = tables.by_sockets.get(&text) {
                 process.netns = netns;
                 continue;
             }
-            read_texts.insert(text, process.netns);
+            tables.by_sockets.insert(text, process.netns);
         }
         tables.entries.insert(entry, process.netns);
         tables.warnings.extend(warnings);
@@ -160,6 +168,17 @@ pub fn place_hidden_processes(
             sockets,
         });
     }
+}
+
+/// What tells two reads of one namespace's tables from reads of two: the
+/// sockets they list, whatever their order and their timers (a recorded
+/// tree's tables were read at different moments, so their timers differ).
+fn same_sockets(sockets: &[Socket]) -> u64 {
+    sockets.iter().fold(sockets.len() as u64, |sum, s| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (s.proto, s.local, s.local_port, s.remote, s.remote_port, s.state, s.inode).hash(&mut hasher);
+        sum.wrapping_add(hasher.finish())
+    })
 }
 
 /// The inode of a namespace's `net/tcp` entry, which names the namespace.
@@ -177,6 +196,7 @@ fn read_namespace(
     let mut read = Read {
         sockets: Vec::new(),
         entry: None,
+        sockets_hash: None,
         warnings: Vec::new(),
     };
     let netns = Some(ns.inode);
@@ -196,8 +216,9 @@ fn read_namespace(
                         read.entry = table_entry(&proc.pid_path(pid, "net/tcp"));
                         return Ok(read);
                     }
-                    Err(err) if stayed => return Err(err),
                     Ok(()) | Err(ReadError::Vanished) => {}
+                    // Another process of the namespace may still answer:
+                    // one unreadable table must not hide the namespace.
                     Err(err) => failure = err,
                 }
                 read.sockets.clear();
@@ -207,10 +228,10 @@ fn read_namespace(
         }
         Handle::Mount(ns_file) => {
             let failed = |error: String| ReadError::Failed {
-                path: ns_file.display().to_string(),
+                path: ns_file.shown.display().to_string(),
                 error,
             };
-            let inside = netns_enter::in_netns(ns_file, || {
+            let inside = netns_enter::in_netns(&ns_file.path, || {
                 // After setns only this thread is in the namespace: its
                 // files are under /proc/thread-self, not /proc/self.
                 let entered = std::fs::metadata("/proc/thread-self/ns/net")
@@ -277,8 +298,9 @@ fn read_through_process(
         buf,
         &mut read.sockets,
         &mut read.warnings,
-    )
-    .map(|_| ())
+    )?;
+    read.sockets_hash = Some(same_sockets(&read.sockets));
+    Ok(())
 }
 
 /// Dumps the calling thread's namespace by netlink; on failure notes why
@@ -296,8 +318,7 @@ fn dump_or_note(states: StateSet, out: &mut Vec<Socket>, warnings: &mut Vec<Warn
 }
 
 /// `tcp` and `tcp6` of one namespace's `net` directory, both always read:
-/// bad lines are skipped one by one and counted in a warning. Returns the
-/// two tables' bytes, which tell recorded namespaces apart.
+/// bad lines are skipped one by one and counted in a warning.
 fn read_text_tables(
     net: &Path,
     netns: Option<u64>,
@@ -305,11 +326,10 @@ fn read_text_tables(
     buf: &mut Vec<u8>,
     out: &mut Vec<Socket>,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<u8>, ReadError> {
-    let mut text = Vec::new();
+) -> Result<(), ReadError> {
     for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
         let path = net.join(file);
-        match read_into(&path, buf) {
+        match files::read_path(&path, Cap::SOCKET_TABLE, buf) {
             Ok(()) => {}
             // A kernel without IPv6 has no tcp6.
             Err(err) if err.kind() == io::ErrorKind::NotFound && proto == Proto::Tcp6 => continue,
@@ -329,9 +349,8 @@ fn read_text_tables(
                 lines: bad.count as u64,
             });
         }
-        text.extend_from_slice(buf);
     }
-    Ok(text)
+    Ok(())
 }
 
 /// False when the namespace's counters show no socket in the wanted
@@ -356,8 +375,8 @@ fn counted_sockets(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<u64> {
 
 fn tcp_counts(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<sockstat::TcpCounts> {
     let mut sockstat6 = Vec::new();
-    proc.read(pid, "net/sockstat", buf)
-        .and_then(|()| proc.read(pid, "net/sockstat6", &mut sockstat6))
+    proc.read(pid, "net/sockstat", Cap::SOCKSTAT, buf)
+        .and_then(|()| proc.read(pid, "net/sockstat6", Cap::SOCKSTAT, &mut sockstat6))
         .ok()?;
     sockstat::tcp_counts(buf, &sockstat6)
 }

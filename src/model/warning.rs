@@ -43,6 +43,8 @@ pub enum Warning {
         processes: u32,
         first: String,
     },
+    /// A process's `cgroup` or `comm` that is not what procfs has there.
+    ProcessFile { pid: u32, path: String, problem: String },
     /// The Docker API failed, or Docker containers run and no socket was found.
     Docker { error: String },
     /// A runtime or kubelet file that exists but could not be read or parsed.

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::root_files::RootFiles;
+use crate::collect::files::Cap;
 use crate::model::{ContainerInfo, Runtime};
 use crate::parse::oci::parse_config_json;
 
@@ -64,7 +65,7 @@ pub fn read_bundle(
         files.warn(config_path, "container id is not UTF-8".into(), None);
         return None;
     };
-    let bytes = files.read(config_path, Some(id))?;
+    let bytes = files.read(config_path, Cap::OCI_SPEC, Some(id))?;
     match parse_config_json(bytes, id) {
         Ok(container) => Some(container),
         Err(err) => {

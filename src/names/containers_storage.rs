@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::containerd::read_bundle;
 use super::root_files::RootFiles;
+use crate::collect::files::Cap;
 use crate::model::ContainerInfo;
 use crate::parse::ids::is_container_id;
 
@@ -32,7 +33,7 @@ pub fn containers(files: &mut RootFiles) -> Vec<ContainerInfo> {
             let driver_dir = storage_root.join(&driver);
             for index in NAME_INDEXES {
                 let path = driver_dir.join(index);
-                let Some(bytes) = files.read(&path, None) else {
+                let Some(bytes) = files.read(&path, Cap::NAME_INDEX, None) else {
                     continue;
                 };
                 match parse_storage_names(bytes) {

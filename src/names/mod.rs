@@ -99,8 +99,9 @@ fn start_docker(root: &HostRoot) -> DockerCall {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
             let found = candidates
                 .iter()
-                .filter_map(|p| root.resolve(Path::new(p)).ok())
-                .find(|p| p.exists());
+                .map(Path::new)
+                .find(|p| root.open_handle(p).is_ok())
+                .map(|p| root.shown(p));
             match found {
                 Some(path) => docker::Endpoint::Unix(path),
                 None => {
@@ -354,7 +355,7 @@ mod tests {
     #[test]
     fn discovers_every_runtime_inside_the_root_only() {
         let node = mixed_node();
-        let found = discover(&HostRoot::new(node.0.clone()));
+        let found = discover(&HostRoot::open(node.0.clone()).unwrap());
 
         // Exactly these: nothing leaked in from the test machine's own /run.
         let ids: Vec<&str> = found.containers.iter().map(|c| c.id.as_str()).collect();
@@ -497,7 +498,7 @@ mod tests {
         let node =
             Node(std::env::temp_dir().join(format!("cnetstat-empty-node-{}", std::process::id())));
         std::fs::create_dir_all(&node.0).unwrap();
-        let found = discover(&HostRoot::new(node.0.clone()));
+        let found = discover(&HostRoot::open(node.0.clone()).unwrap());
         assert!(found.containers.is_empty());
         assert!(found.pods.is_empty());
         assert!(found.warnings.is_empty(), "{:#?}", found.warnings);
@@ -599,7 +600,7 @@ mod tests {
         .unwrap();
 
         for root in ["/", "/proc/self/root"] {
-            let found = discover(&HostRoot::new(PathBuf::from(root)));
+            let found = discover(&HostRoot::open(PathBuf::from(root)).unwrap());
             let got = find(&found, &container.id);
             assert_eq!(got.runtime, Some(Runtime::Containerd), "root {root}");
             assert_eq!(got.name.as_deref(), Some("live-app"), "root {root}");
@@ -695,7 +696,7 @@ mod tests {
             ],
         );
 
-        let found = discover(&HostRoot::new(PathBuf::from("/")));
+        let found = discover(&HostRoot::open(PathBuf::from("/")).unwrap());
         let plain = find(&found, &plain_id);
         assert_eq!(plain.runtime, Some(Runtime::Podman));
         assert_eq!(plain.name.as_deref(), Some(guard.names[0].as_str()));

@@ -31,9 +31,9 @@ pub fn sandbox_namespaces(
             continue;
         }
         let by_stat = root
-            .resolve(path)
+            .open_handle(path)
+            .and_then(|handle| std::fs::File::from(handle).metadata())
             .ok()
-            .and_then(|p| std::fs::metadata(p).ok())
             .filter(|m| Some(m.dev()) == nsfs_dev)
             .map(|m| m.ino());
         let by_mount = || {
