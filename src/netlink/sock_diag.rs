@@ -1,19 +1,13 @@
 //! Reads the TCP sockets of the calling thread's network namespace with a
 //! netlink sock_diag dump, the binary interface `ss` uses, instead of the
 //! /proc/net/tcp text: no formatting in the kernel, no parsing of hex here,
-//! and the state filter applied by the kernel.
+//! and the state filter applied by the kernel. The netlink I/O is
+//! netlink/socket.rs's; this module declares the request and the reply.
 //!
 //! Format (iproute2 include/uapi/linux/{netlink,sock_diag,inet_diag}.h and
-//! misc/ss.c): the request is an `nlmsghdr` (16 bytes: len, type, flags,
-//! seq, pid) followed by the request body. Every reply message is an
-//! `nlmsghdr` followed by an `inet_diag_msg` (72 bytes) and attributes we
-//! skip:
-//!
-//! ```text
-//! 0 family  1 state  2 timer  3 retrans  4 sport(be16)  6 dport(be16)
-//! 8 src(16)  24 dst(16)  40 if  44 cookie(8)  52 expires  56 rqueue
-//! 60 wqueue  64 uid  68 inode
-//! ```
+//! misc/ss.c): every reply message is an `nlmsghdr` followed by an
+//! `inet_diag_msg` (72 bytes, [`msg`]) and attributes, of which
+//! INET_DIAG_CGROUP_ID is kept.
 //!
 //! We send the older request, `TCPDIAG_GETSOCK` with an `inet_diag_req`
 //! (60 bytes: family, src_len, dst_len, ext, the 48-byte sockid, states,
@@ -26,313 +20,64 @@
 //! dominates: with 262144 buckets, an empty namespace took 0.66 ms to dump
 //! this way and 1.34 ms with two `SOCK_DIAG_BY_FAMILY` dumps.
 //!
-//! A dump comes in many datagrams, each at most 32 KiB (net/netlink/
-//! af_netlink.c caps its skb at `SKB_WITH_OVERHEAD(32768)`), and ends with
-//! `NLMSG_DONE`; a refused request gets `NLMSG_ERROR` instead.
-//!
 //! The netlink socket belongs to the namespace it is created in, so a caller
 //! reading another namespace calls [`dump_tcp`] inside
 //! [`crate::collect::netns_enter::in_netns`].
 
-use std::fmt;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Duration;
 
+use super::message::{Message, Request, NLM_F_DUMP};
+use super::socket::{exchange, NetlinkError};
+use super::wire::Malformed;
 use crate::model::{Proto, Socket, StateSet, TcpState, Timer};
 
 /// linux/inet_diag.h; replies carry the request's type.
 const TCPDIAG_GETSOCK: u16 = 18;
-const NLMSG_HEADER_LEN: usize = 16;
+/// `struct inet_diag_req`: family, src_len, dst_len, ext, the 48-byte
+/// `inet_diag_sockid`, states (u32), dbs (u32).
 const INET_DIAG_REQ_LEN: usize = 60;
-const REQUEST_LEN: usize = NLMSG_HEADER_LEN + INET_DIAG_REQ_LEN;
-type DumpRequest = [u8; REQUEST_LEN];
-/// The kernel never sends a datagram larger than this (see the module doc);
-/// a larger buffer measured no faster.
-const RECV_BUFFER_LEN: usize = 32 * 1024;
-/// A dump of 100k sockets takes well under a second; the kernel answering
-/// nothing for this long means something is wrong, and we must not hang.
-const RECV_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What a reply says about the dump it belongs to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// More datagrams follow.
-    More,
-    /// The dump is complete.
-    Done,
-}
-
-/// Why a dump failed. The caller knows which namespace it was reading.
-#[derive(Debug)]
-pub enum DiagError {
-    /// No sock_diag socket could be made: a sandbox without netlink
-    /// (gVisor), or no descriptors left.
-    Socket(io::Error),
-    Send(io::Error),
-    Recv(io::Error),
-    /// The kernel sent nothing for [`RECV_TIMEOUT`].
-    Timeout,
-    /// The kernel refused the dump (NLMSG_ERROR, or an error in NLMSG_DONE),
-    /// e.g. ENOENT when the tcp_diag module is missing.
-    Kernel(io::Error),
-    /// A datagram was larger than the receive buffer.
-    Truncated {
-        len: usize,
-        capacity: usize,
-    },
-    /// A reply that does not follow the format; `offset` is the byte of the
-    /// datagram where the bad message starts.
-    Malformed {
-        offset: usize,
-        problem: &'static str,
-    },
-}
-
-impl fmt::Display for DiagError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DiagError::Socket(e) => write!(f, "cannot open a sock_diag netlink socket: {e}"),
-            DiagError::Send(e) => write!(f, "cannot send the sock_diag TCP dump request: {e}"),
-            DiagError::Recv(e) => write!(f, "cannot receive the sock_diag TCP dump: {e}"),
-            DiagError::Timeout => write!(
-                f,
-                "sock_diag TCP dump: the kernel sent nothing for {} s",
-                RECV_TIMEOUT.as_secs()
-            ),
-            DiagError::Kernel(e) => write!(f, "the kernel refused the sock_diag TCP dump: {e}"),
-            DiagError::Truncated { len, capacity } => write!(
-                f,
-                "sock_diag TCP dump: a {len}-byte reply does not fit the {capacity}-byte buffer"
-            ),
-            DiagError::Malformed { offset, problem } => write!(
-                f,
-                "sock_diag TCP dump: malformed reply at byte {offset}: {problem}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DiagError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            DiagError::Socket(e)
-            | DiagError::Send(e)
-            | DiagError::Recv(e)
-            | DiagError::Kernel(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+const INET_DIAG_REQ_STATES: std::ops::Range<usize> = 52..56;
 
 /// Appends to `out` every TCP socket, IPv4 and IPv6, of the calling
 /// thread's network namespace whose state is in `states`, in the kernel's
 /// hash order. On error `out` is left as it was, so the caller can fall
 /// back to /proc for this namespace.
-pub fn dump_tcp(states: StateSet, out: &mut Vec<Socket>) -> Result<(), DiagError> {
+pub fn dump_tcp(states: StateSet, out: &mut Vec<Socket>) -> Result<(), NetlinkError> {
     let kept = out.len();
-    let result = open_socket().and_then(|socket| {
-        let mut buf = vec![0u8; RECV_BUFFER_LEN];
-        dump(&socket, states, &mut buf, |reply| {
-            parse_messages(reply, out)
-        })
-    });
+    let result = exchange(
+        "sock_diag TCP dump",
+        libc::NETLINK_SOCK_DIAG,
+        &dump_request(states),
+        |message| parse_message(message, out),
+    );
     if result.is_err() {
         out.truncate(kept);
     }
-    result
+    result.map(|_| ())
 }
 
-fn open_socket() -> Result<OwnedFd, DiagError> {
-    // SAFETY: socket(2) has no memory arguments.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(DiagError::Socket(io::Error::last_os_error()));
-    }
-    // SAFETY: fd is a new descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    let timeout = libc::timeval {
-        tv_sec: RECV_TIMEOUT.as_secs() as _,
-        tv_usec: 0,
-    };
-    // SAFETY: the option value is a timeval of the size passed.
-    let set = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&timeout as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if set != 0 {
-        return Err(DiagError::Socket(io::Error::last_os_error()));
-    }
-    Ok(socket)
-}
-
-/// Sends one dump request and hands every datagram of the answer to
-/// `each_reply` until it reports [`Progress::Done`].
-fn dump(
-    socket: &OwnedFd,
-    states: StateSet,
-    buf: &mut [u8],
-    mut each_reply: impl FnMut(&[u8]) -> Result<Progress, DiagError>,
-) -> Result<(), DiagError> {
-    send_request(socket, dump_request(states))?;
-    loop {
-        let len = receive(socket, buf)?;
-        let reply = buf.get(..len).unwrap_or_default();
-        if each_reply(reply)? == Progress::Done {
-            return Ok(());
-        }
-    }
-}
-
-/// `nlmsghdr` + `inet_diag_req` asking for every TCP socket in `states`,
-/// in host byte order as netlink wants.
-fn dump_request(states: StateSet) -> DumpRequest {
-    let mut request = [0u8; REQUEST_LEN];
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    request[0..4].copy_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
-    request[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
-    request[6..8].copy_from_slice(&flags.to_ne_bytes());
-    // seq and pid stay 0: the socket is ours alone and runs one dump at a time.
+/// `inet_diag_req` asking for every TCP socket in `states`.
+fn dump_request(states: StateSet) -> Request {
+    let mut body = [0u8; INET_DIAG_REQ_LEN];
     // The family is ignored by a dump; AF_INET is what ss sends.
-    request[16] = libc::AF_INET as u8;
+    body[0] = libc::AF_INET as u8;
     // Bits above the known states would ask for states the model cannot
     // hold (Linux 6.5 added 13, TCP_BOUND_INACTIVE).
-    request[68..72].copy_from_slice(&(states.0 & StateSet::ALL.0).to_ne_bytes());
-    request
+    body[INET_DIAG_REQ_STATES].copy_from_slice(&(states.0 & StateSet::ALL.0).to_ne_bytes());
+    Request::new(TCPDIAG_GETSOCK, NLM_F_DUMP, &body)
 }
 
-fn send_request(socket: &OwnedFd, request: DumpRequest) -> Result<(), DiagError> {
-    // SAFETY: sockaddr_nl is plain old data; zeroed means "the kernel".
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    loop {
-        // SAFETY: buffer and address are valid for the lengths passed.
-        let sent = unsafe {
-            libc::sendto(
-                socket.as_raw_fd(),
-                request.as_ptr().cast(),
-                request.len(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent >= 0 {
-            return Ok(());
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(DiagError::Send(error));
-        }
+/// Appends the socket one data message describes, if it is one: messages
+/// of other types carry no socket, and a state [`TcpState`] does not know
+/// can only come from a kernel that reports states beyond the mask asked.
+fn parse_message(message: &Message<'_>, out: &mut Vec<Socket>) -> Result<(), Malformed> {
+    if message.kind != TCPDIAG_GETSOCK {
+        return Ok(());
     }
-}
-
-/// Receives one datagram into `buf` and returns its length.
-fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Result<usize, DiagError> {
-    loop {
-        // MSG_TRUNC makes netlink return the datagram's full length, so a
-        // reply that did not fit is noticed instead of silently cut.
-        // SAFETY: buf is writable for its length.
-        let len = unsafe {
-            libc::recv(
-                socket.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-            )
-        };
-        if let Ok(len) = usize::try_from(len) {
-            if len > buf.len() {
-                return Err(DiagError::Truncated {
-                    len,
-                    capacity: buf.len(),
-                });
-            }
-            return Ok(len);
-        }
-        let error = io::Error::last_os_error();
-        match error.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => return Err(DiagError::Timeout),
-            _ => return Err(DiagError::Recv(error)),
-        }
+    if let Some(socket) = parse_inet_diag_msg(message)? {
+        out.push(socket);
     }
-}
-
-/// Appends the sockets in one received datagram to `out`, and says whether
-/// the dump is complete. Messages of types that carry no socket are skipped,
-/// and so are sockets in a state [`TcpState`] does not know: the request
-/// never asks for one, so they can only come from a kernel that reports
-/// states beyond its mask.
-pub fn parse_messages(buf: &[u8], out: &mut Vec<Socket>) -> Result<Progress, DiagError> {
-    let mut offset = 0;
-    while offset < buf.len() {
-        let malformed = |problem| DiagError::Malformed { offset, problem };
-        let rest = buf.get(offset..).unwrap_or_default();
-        let header: &[u8; NLMSG_HEADER_LEN] = rest
-            .get(..NLMSG_HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(malformed("shorter than a netlink header"))?;
-        let len = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let kind = u16::from_ne_bytes([header[4], header[5]]);
-        if len < NLMSG_HEADER_LEN {
-            return Err(malformed("message length shorter than its header"));
-        }
-        let payload = rest.get(NLMSG_HEADER_LEN..len).ok_or(malformed(
-            "message length runs past the end of the datagram",
-        ))?;
-        match kind {
-            TCPDIAG_GETSOCK => {
-                if let Some(socket) = parse_inet_diag_msg(payload).map_err(malformed)? {
-                    out.push(socket);
-                }
-            }
-            k if k == libc::NLMSG_DONE as u16 => {
-                // The payload is the dump's final status: 0, or -errno.
-                return match payload
-                    .get(..4)
-                    .and_then(|s| s.try_into().ok())
-                    .map(i32::from_ne_bytes)
-                {
-                    Some(status) if status < 0 => {
-                        Err(DiagError::Kernel(io::Error::from_raw_os_error(-status)))
-                    }
-                    _ => Ok(Progress::Done),
-                };
-            }
-            k if k == libc::NLMSG_ERROR as u16 => {
-                let errno = payload
-                    .get(..4)
-                    .and_then(|s| s.try_into().ok())
-                    .map(i32::from_ne_bytes)
-                    .ok_or(malformed("NLMSG_ERROR without an error code"))?;
-                // An error code of 0 is an acknowledgement, which also ends
-                // the request.
-                return match errno {
-                    0 => Ok(Progress::Done),
-                    _ => Err(DiagError::Kernel(io::Error::from_raw_os_error(
-                        errno.saturating_neg(),
-                    ))),
-                };
-            }
-            _ => {}
-        }
-        // Messages start on 4-byte boundaries (NLMSG_ALIGN).
-        offset += (len + 3) & !3;
-    }
-    Ok(Progress::More)
+    Ok(())
 }
 
 /// `struct inet_diag_msg` (linux/inet_diag.h), the fixed part of every
@@ -366,38 +111,25 @@ mod msg {
 /// `enum inet_diag_attr`: the cgroup v2 id of a full socket's creator, a
 /// u64 the kernel adds to every full socket's reply (Linux 5.9+).
 const INET_DIAG_CGROUP_ID: u16 = 21;
-/// Attribute headers: `struct nlattr { u16 nla_len; u16 nla_type; }`.
-const NLA_HEADER_LEN: usize = 4;
-const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The socket an `inet_diag_msg` describes; None for an unknown state.
-fn parse_inet_diag_msg(payload: &[u8]) -> Result<Option<Socket>, &'static str> {
-    let m: &[u8; msg::LEN] = payload
+fn parse_inet_diag_msg(message: &Message<'_>) -> Result<Option<Socket>, Malformed> {
+    let m: &[u8; msg::LEN] = message
+        .payload
         .get(..msg::LEN)
         .and_then(|m| m.try_into().ok())
-        .ok_or("inet_diag_msg shorter than 72 bytes")?;
+        .ok_or(message.malformed("inet_diag_msg shorter than 72 bytes"))?;
     let Some(state) = TcpState::from_code(m[msg::STATE]) else {
         return Ok(None);
     };
     let u32_at = |range: std::ops::Range<usize>| {
-        u32::from_ne_bytes([
-            m[range.start],
-            m[range.start + 1],
-            m[range.start + 2],
-            m[range.start + 3],
-        ])
+        u32::from_ne_bytes([m[range.start], m[range.start + 1], m[range.start + 2], m[range.start + 3]])
     };
-    let be16_at =
-        |range: std::ops::Range<usize>| u16::from_be_bytes([m[range.start], m[range.start + 1]]);
+    let be16_at = |range: std::ops::Range<usize>| u16::from_be_bytes([m[range.start], m[range.start + 1]]);
     let (proto, local, remote) = match libc::c_int::from(m[msg::FAMILY]) {
         libc::AF_INET => {
             let v4 = |range: std::ops::Range<usize>| {
-                IpAddr::V4(Ipv4Addr::new(
-                    m[range.start],
-                    m[range.start + 1],
-                    m[range.start + 2],
-                    m[range.start + 3],
-                ))
+                IpAddr::V4(Ipv4Addr::new(m[range.start], m[range.start + 1], m[range.start + 2], m[range.start + 3]))
             };
             (Proto::Tcp, v4(msg::SRC), v4(msg::DST))
         }
@@ -409,7 +141,9 @@ fn parse_inet_diag_msg(payload: &[u8]) -> Result<Option<Socket>, &'static str> {
             };
             (Proto::Tcp6, v6(msg::SRC), v6(msg::DST))
         }
-        _ => return Err("inet_diag_msg of a family other than AF_INET and AF_INET6"),
+        _ => {
+            return Err(message.malformed("inet_diag_msg of a family other than AF_INET and AF_INET6"))
+        }
     };
     Ok(Some(Socket {
         proto,
@@ -426,29 +160,22 @@ fn parse_inet_diag_msg(payload: &[u8]) -> Result<Option<Socket>, &'static str> {
         expires_ms: u32_at(msg::EXPIRES),
         retransmits: m[msg::RETRANS],
         cookie: u64::from(u32_at(msg::COOKIE_LOW)) | u64::from(u32_at(msg::COOKIE_HIGH)) << 32,
-        cgroup_id: cgroup_id(&payload[msg::LEN..])?,
+        cgroup_id: cgroup_id(message)?,
     }))
 }
 
-/// The INET_DIAG_CGROUP_ID attribute among those after the message; 0
-/// when absent (time-wait and request sockets, kernels before 5.9).
-fn cgroup_id(mut attributes: &[u8]) -> Result<u64, &'static str> {
-    while attributes.len() >= NLA_HEADER_LEN {
-        let len = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
-        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]) & NLA_TYPE_MASK;
-        let value = attributes
-            .get(NLA_HEADER_LEN..len)
-            .filter(|_| len >= NLA_HEADER_LEN)
-            .ok_or("attribute length runs past its message")?;
-        if kind == INET_DIAG_CGROUP_ID {
-            let bytes: [u8; 8] = value
+/// The INET_DIAG_CGROUP_ID attribute after the message; 0 when absent
+/// (time-wait and request sockets, kernels before 5.9).
+fn cgroup_id(message: &Message<'_>) -> Result<u64, Malformed> {
+    for attr in message.attrs_after(msg::LEN)? {
+        let attr = attr?;
+        if attr.kind() == INET_DIAG_CGROUP_ID {
+            let bytes: [u8; 8] = attr
+                .payload()
                 .try_into()
-                .map_err(|_| "cgroup id attribute is not 8 bytes")?;
+                .map_err(|_| attr.malformed("cgroup id attribute is not 8 bytes"))?;
             return Ok(u64::from_ne_bytes(bytes));
         }
-        // Attributes start on 4-byte boundaries (NLA_ALIGN).
-        let next = (len + 3) & !3;
-        attributes = attributes.get(next..).unwrap_or_default();
     }
     Ok(0)
 }
@@ -457,11 +184,13 @@ fn cgroup_id(mut attributes: &[u8]) -> Result<u64, &'static str> {
 mod tests {
     use super::*;
     use crate::collect::netns_enter::{in_netns, TestNetns};
+    use crate::netlink::message::{walk_answer, DumpError};
+    use crate::netlink::socket::record_answer;
     use std::io::Read;
     use std::net::{SocketAddr, TcpListener, TcpStream};
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
     use std::path::Path;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     fn sort(sockets: &mut [Socket]) {
         sockets.sort_by_key(|s| (s.proto, s.local, s.local_port, s.remote, s.remote_port));
@@ -648,14 +377,16 @@ mod tests {
         )
     }
 
-    fn parse(buf: &[u8]) -> (Result<Progress, DiagError>, Vec<Socket>) {
+    /// The sockets of one datagram, and whether it ended the dump.
+    fn parse(datagram: &[u8]) -> (Result<bool, DumpError>, Vec<Socket>) {
         let mut out = Vec::new();
-        (parse_messages(buf, &mut out), out)
+        let done = walk_answer(datagram, |m| parse_message(m, &mut out)).map(|p| p.done);
+        (done, out)
     }
 
-    /// An nlmsghdr of `kind` and length `len`, followed by `payload`.
-    fn message(len: u32, kind: u16, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = len.to_ne_bytes().to_vec();
+    /// An nlmsghdr of `kind`, followed by `payload`.
+    fn message(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
         bytes.extend_from_slice(&kind.to_ne_bytes());
         bytes.extend_from_slice(&[0; 10]);
         bytes.extend_from_slice(payload);
@@ -666,8 +397,8 @@ mod tests {
     fn recorded_dump_holds_both_families_and_v4_mapped_addresses() {
         use Proto::{Tcp, Tcp6};
         use TcpState::*;
-        let (progress, sockets) = parse(DUMP);
-        assert_eq!(progress.unwrap(), Progress::More);
+        let (done, sockets) = parse(DUMP);
+        assert!(!done.unwrap());
         let lo = "127.0.0.1";
         let mapped = "[::ffff:127.0.0.1]";
         // Listeners first (the kernel's listening hash), then its
@@ -751,68 +482,24 @@ mod tests {
             }
         }
 
-        let (progress, sockets) = parse(DUMP_DONE);
-        assert_eq!(progress.unwrap(), Progress::Done);
+        let (done, sockets) = parse(DUMP_DONE);
+        assert!(done.unwrap());
         assert!(sockets.is_empty());
     }
 
     #[test]
     fn datagrams_may_be_concatenated() {
         let both = [DUMP, DUMP_DONE].concat();
-        let (progress, sockets) = parse(&both);
-        assert_eq!(progress.unwrap(), Progress::Done);
+        let (done, sockets) = parse(&both);
+        assert!(done.unwrap());
         assert_eq!(sockets.len(), 10);
     }
 
     #[test]
-    fn empty_datagram_holds_nothing() {
-        let (progress, sockets) = parse(&[]);
-        assert_eq!(progress.unwrap(), Progress::More);
-        assert!(sockets.is_empty());
-    }
-
-    #[test]
-    fn truncated_header_is_malformed() {
-        let (result, _) = parse(&DUMP[..10]);
-        assert!(
-            matches!(result, Err(DiagError::Malformed { offset: 0, .. })),
-            "{result:?}"
-        );
-    }
-
-    #[test]
-    fn length_beyond_the_datagram_is_malformed() {
-        // The second message starts at 0x7c; cut it after its header.
-        let (result, sockets) = parse(&DUMP[..0x7c + 20]);
-        assert!(
-            matches!(result, Err(DiagError::Malformed { offset: 0x7c, .. })),
-            "{result:?}"
-        );
-        assert_eq!(sockets.len(), 1);
-        let (result, _) = parse(&message(u32::MAX, TCPDIAG_GETSOCK, &[0; 72]));
-        assert!(
-            matches!(result, Err(DiagError::Malformed { offset: 0, .. })),
-            "{result:?}"
-        );
-    }
-
-    #[test]
-    fn length_shorter_than_a_header_is_malformed() {
-        // Also what keeps a zero length from looping forever.
-        for len in [0, 8, 15] {
-            let (result, _) = parse(&message(len, TCPDIAG_GETSOCK, &[0; 72]));
-            assert!(
-                matches!(result, Err(DiagError::Malformed { offset: 0, .. })),
-                "{len}: {result:?}"
-            );
-        }
-    }
-
-    #[test]
     fn short_inet_diag_msg_is_malformed() {
-        let (result, _) = parse(&message(16 + 40, TCPDIAG_GETSOCK, &DUMP[16..56]));
+        let (result, _) = parse(&message(TCPDIAG_GETSOCK, &DUMP[16..56]));
         assert!(
-            matches!(result, Err(DiagError::Malformed { offset: 0, .. })),
+            matches!(&result, Err(DumpError::Malformed(m)) if m.offset == 16),
             "{result:?}"
         );
     }
@@ -823,7 +510,7 @@ mod tests {
         bytes[16] = 7;
         let (result, _) = parse(&bytes);
         assert!(
-            matches!(result, Err(DiagError::Malformed { offset: 0, .. })),
+            matches!(&result, Err(DumpError::Malformed(m)) if m.offset == 16),
             "{result:?}"
         );
     }
@@ -832,52 +519,26 @@ mod tests {
     fn unknown_state_is_skipped() {
         let mut bytes = DUMP.to_vec();
         bytes[17] = 13; // TCP_BOUND_INACTIVE, Linux 6.5
-        let (progress, sockets) = parse(&bytes);
-        assert_eq!(progress.unwrap(), Progress::More);
+        let (done, sockets) = parse(&bytes);
+        assert!(!done.unwrap());
         assert_eq!(sockets.len(), 9);
         assert_eq!(sockets[0].local_port, 33881);
     }
 
     #[test]
     fn messages_of_other_types_are_skipped() {
-        let noop = message(16, libc::NLMSG_NOOP as u16, &[]);
-        let (progress, sockets) = parse(&[&noop[..], DUMP].concat());
-        assert_eq!(progress.unwrap(), Progress::More);
+        // NLMSG_NOOP, and a data type that is not an inet_diag_msg.
+        let noop = message(libc::NLMSG_NOOP as u16, &[]);
+        let other = message(TCPDIAG_GETSOCK + 1, &[0; 72]);
+        let (done, sockets) = parse(&[&noop[..], &other, DUMP].concat());
+        assert!(!done.unwrap());
         assert_eq!(sockets.len(), 10);
-    }
-
-    #[test]
-    fn nlmsg_error_carries_the_errno() {
-        // struct nlmsgerr: -errno, then the request's header echoed back.
-        let mut payload = (-libc::EPERM).to_ne_bytes().to_vec();
-        payload.extend_from_slice(&dump_request(StateSet::ALL)[..16]);
-        let (result, _) = parse(&message(36, libc::NLMSG_ERROR as u16, &payload));
-        let err = result.unwrap_err();
-        assert!(
-            matches!(&err, DiagError::Kernel(e) if e.raw_os_error() == Some(libc::EPERM)),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("not permitted"), "{err}");
-
-        let (result, _) = parse(&message(18, libc::NLMSG_ERROR as u16, &[0; 2]));
-        assert!(
-            matches!(result, Err(DiagError::Malformed { .. })),
-            "{result:?}"
-        );
-    }
-
-    #[test]
-    fn error_status_in_nlmsg_done_fails_the_dump() {
-        let done = message(20, libc::NLMSG_DONE as u16, &(-libc::ENOBUFS).to_ne_bytes());
-        let (result, _) = parse(&done);
-        assert!(
-            matches!(result, Err(DiagError::Kernel(e)) if e.raw_os_error() == Some(libc::ENOBUFS)),
-        );
     }
 
     #[test]
     fn request_layout() {
         let request = dump_request(StateSet(u32::MAX));
+        let request = request.bytes();
         let mut expected = [0u8; 76];
         expected[0] = 76; // nlmsg_len
         expected[4] = 18; // TCPDIAG_GETSOCK
@@ -899,15 +560,10 @@ mod tests {
         let _known = in_netns(netns.path(), KnownSockets::make).unwrap();
         dump_settled(&netns, StateSet::ALL);
         in_netns(netns.path(), || {
-            let socket = open_socket().unwrap();
-            let mut buf = vec![0u8; RECV_BUFFER_LEN];
-            let mut datagram = 0;
-            dump(&socket, StateSet::ALL, &mut buf, |reply| {
-                datagram += 1;
-                std::fs::write(dir.join(format!("dump-{datagram}.bin")), reply).unwrap();
-                parse_messages(reply, &mut Vec::new())
-            })
-            .unwrap();
+            let answer = record_answer(libc::NETLINK_SOCK_DIAG, &dump_request(StateSet::ALL));
+            for (datagram, bytes) in answer.iter().enumerate() {
+                std::fs::write(dir.join(format!("dump-{}.bin", datagram + 1)), bytes).unwrap();
+            }
             let mut views = String::new();
             for table in ["tcp", "tcp6"] {
                 let text =
@@ -1056,27 +712,11 @@ mod tests {
         for (label, netns) in [("busy", &busy), ("empty", &empty)] {
             in_netns(netns.path(), || {
                 let mut sockets = Vec::with_capacity(1 << 15);
-                for buffer_len in [8 << 10, 32 << 10, 1 << 20] {
-                    let mut buf = vec![0u8; buffer_len];
-                    let (mut datagrams, mut largest) = (0, 0);
-                    let time = median_of(21, || {
-                        sockets.clear();
-                        (datagrams, largest) = (0, 0);
-                        let socket = open_socket().unwrap();
-                        dump(&socket, StateSet::ALL, &mut buf, |reply| {
-                            datagrams += 1;
-                            largest = largest.max(reply.len());
-                            parse_messages(reply, &mut sockets)
-                        })
-                        .unwrap();
-                    });
-                    println!(
-                        "{label}: netlink dump, {} KiB buffer: {time:?} for {} sockets \
-                         ({datagrams} datagrams, largest {largest} bytes)",
-                        buffer_len >> 10,
-                        sockets.len()
-                    );
-                }
+                let time = median_of(21, || {
+                    sockets.clear();
+                    dump_tcp(StateSet::ALL, &mut sockets).unwrap();
+                });
+                println!("{label}: netlink dump: {time:?} for {} sockets", sockets.len());
                 let only_time_wait = StateSet(TcpState::TimeWait.bit());
                 let time = median_of(21, || {
                     sockets.clear();
