@@ -179,6 +179,12 @@ fn unreadable_network(
                 .to_owned(),
             Some((Collector::CAP_NET_ADMIN, "CAP_NET_ADMIN")),
         ),
+        NetworkPart::LegacyNatRules => (
+            "SNAT budgets that no nftables rule states a range for take the kernel's default \
+             port range, 1024-65535 for unprivileged ports, as available"
+                .to_owned(),
+            None,
+        ),
         NetworkPart::Inside => (
             "their connect() budgets show available unknown and their SNAT budgets are missing"
                 .to_owned(),

@@ -69,8 +69,26 @@ pub fn read_inside(netns: Option<u64>) -> Network {
             Ok(rules) => network.nat_rules = Some(rules.iter().map(nat_rule).collect()),
             Err(error) => network.warnings.push(note(NetworkPart::NatRules, error.to_string())),
         }
+        if let Some(table) = legacy_nat_table() {
+            network.warnings.push(note(
+                NetworkPart::LegacyNatRules,
+                format!("{table} lists an iptables-legacy nat table, which netlink cannot read"),
+            ));
+        }
     }
     network
+}
+
+/// The file naming the namespace's iptables-legacy tables when one of
+/// them is a nat table: its rules are x_tables blobs, not nftables.
+fn legacy_nat_table() -> Option<&'static str> {
+    let mut buf = Vec::new();
+    ["/proc/thread-self/net/ip_tables_names", "/proc/thread-self/net/ip6_tables_names"]
+        .into_iter()
+        .find(|path| {
+            files::read_path(Path::new(path), Cap::SYSCTL, &mut buf).is_ok()
+                && buf.split(|b| *b == b'\n').any(|name| name == b"nat")
+        })
 }
 
 fn read_sysctls() -> Result<PortSysctls, String> {

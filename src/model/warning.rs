@@ -71,6 +71,8 @@ pub enum NetworkPart {
     ConntrackCounters,
     ConntrackTable,
     NatRules,
+    /// An iptables-legacy nat table, whose rules netlink cannot read.
+    LegacyNatRules,
     /// Entering the namespace failed: its sysctls, addresses, conntrack
     /// table and NAT rules, which only a thread inside can read.
     Inside,
@@ -84,6 +86,7 @@ impl NetworkPart {
             NetworkPart::ConntrackCounters => "conntrack counters",
             NetworkPart::ConntrackTable => "conntrack table",
             NetworkPart::NatRules => "NAT rules",
+            NetworkPart::LegacyNatRules => "iptables-legacy NAT rules",
             NetworkPart::Inside => "port sysctls, addresses, conntrack table and NAT rules",
         }
     }
