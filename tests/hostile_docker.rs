@@ -44,11 +44,27 @@ fn node() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/node")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory for one case's socket and output, removed on drop.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("cnetstat-hostile-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// The binary under test: this build's, or the one CNETSTAT_BIN names
