@@ -13,7 +13,6 @@ pub mod root_files;
 pub mod sandboxes;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::collect::host_root::HostRoot;
@@ -82,10 +81,7 @@ fn merge(from_docker: Vec<ContainerInfo>, on_disk: OnDisk) -> Catalog {
 
 /// A Docker API call running on its own thread.
 enum DockerCall {
-    Started {
-        answer: mpsc::Receiver<Result<Vec<ContainerInfo>, docker::DockerError>>,
-        endpoint: String,
-    },
+    Started(docker::ListCall),
     Done(DockerOutcome),
 }
 
@@ -112,34 +108,19 @@ fn start_docker(root: &HostRoot) -> DockerCall {
             }
         }
     };
-    // connect(2) to a Unix socket whose daemon stopped accepting, and the
-    // name lookup of a tcp:// host, block past any socket timeout: the call
-    // gets its own thread, and is given up at the deadline (the thread ends
-    // with the process).
-    let (send, answer) = mpsc::channel();
-    let described = endpoint.to_string();
-    std::thread::spawn(move || {
-        let _ = send.send(docker::list_containers(&endpoint, DOCKER_TIMEOUT));
-    });
-    DockerCall::Started {
-        answer,
-        endpoint: described,
-    }
+    // The name lookup of a tcp:// host blocks past any socket timeout: the
+    // call gets its own thread, and is given up a second past its deadline
+    // (the thread ends with the process).
+    DockerCall::Started(docker::ListCall::start(endpoint, DOCKER_TIMEOUT))
 }
 
 impl DockerCall {
     fn finish(self) -> Result<Vec<ContainerInfo>, DockerOutcome> {
-        let (answer, endpoint) = match self {
-            DockerCall::Done(outcome) => return Err(outcome),
-            DockerCall::Started { answer, endpoint } => (answer, endpoint),
-        };
-        match answer.recv_timeout(DOCKER_TIMEOUT + Duration::from_secs(1)) {
-            Ok(Ok(containers)) => Ok(containers),
-            Ok(Err(err)) => Err(DockerOutcome::Failed(err.to_string())),
-            Err(_) => Err(DockerOutcome::Failed(format!(
-                "{endpoint}: no answer within {} s (a stopped daemon, or one not accepting connections)",
-                DOCKER_TIMEOUT.as_secs() + 1
-            ))),
+        match self {
+            DockerCall::Done(outcome) => Err(outcome),
+            DockerCall::Started(call) => call
+                .wait(Duration::from_secs(1))
+                .map_err(|err| DockerOutcome::Failed(err.to_string())),
         }
     }
 }
