@@ -8,6 +8,9 @@ pub mod containerd;
 pub mod containers_storage;
 pub mod docker;
 pub mod http;
+// wired in by the remote-naming change
+#[allow(dead_code)]
+pub mod kube_api;
 pub mod kubelet_logs;
 pub mod root_files;
 pub mod sandboxes;
