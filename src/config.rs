@@ -20,8 +20,18 @@ pub struct Config {
     /// Where to write what was collected.
     pub record: Option<FileArg>,
     pub view: View,
+    /// `--watch`: ticks instead of one snapshot.
+    pub watch: Option<Watch>,
     /// Said once on stderr: how an ambiguous choice was made.
     pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// Between the starts of two ticks; a replay keeps the recording's.
+    pub every_ms: u64,
+    /// Stop after this many ticks with rates.
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -77,9 +87,19 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             timers: args.timers,
         }
     };
+    let watch = args.watch.map(|every| Watch {
+        every_ms: every.every_ms(),
+        count: args.count,
+    });
     let view = View {
         filter: Filter {
-            states: args.states,
+            // A watch's rows count sockets in every state (cli.rs refuses
+            // state filters with it).
+            states: if watch.is_some() {
+                StateSet::EVERY
+            } else {
+                args.states
+            },
             owner: OwnerFilter {
                 namespace: args.namespace,
                 pod: args.pod,
@@ -106,8 +126,10 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             // from outbound ones.
             let recording = args.record.is_some();
             let shown = view.filter.states;
+            // A watch needs every socket: a new one, in whatever state,
+            // and the owner of each while it is alive, for its TIME_WAIT.
             let (states, owners_for) = match view.show {
-                _ if recording => (StateSet::EVERY, StateSet::EVERY),
+                _ if recording || watch.is_some() => (StateSet::EVERY, StateSet::EVERY),
                 Show::Ports { .. } => (StateSet::EVERY, shown),
                 _ => (StateSet(shown.0 | TcpState::Listen.bit()), shown),
             };
@@ -118,7 +140,10 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 live,
                 states,
                 owners_for,
-                network: recording || matches!(view.show, Show::Ports { .. }),
+                // A watch reads the network parts only for --ports: every
+                // tick would enter every namespace.
+                network: (recording && watch.is_none()) || matches!(view.show, Show::Ports { .. }),
+                watch: watch.is_some(),
             })
         }
     };
@@ -126,6 +151,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         source,
         record: args.record,
         view,
+        watch,
         notes,
     })
 }

@@ -8,12 +8,17 @@
 
 use std::collections::HashMap;
 
-use crate::model::{NetnsId, PodInfo, Process, Runtime, Snapshot, Socket};
+use crate::model::{CgroupRef, NetnsId, PodInfo, Process, Runtime, Snapshot, Socket};
 
 /// How a socket's owner was found: the one list every view shares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attribution {
     Process,
+    /// `--watch`: the container its cgroup v2 id names (analyze/history.rs).
+    Cgroup,
+    /// `--watch`: the process that held it when it was seen alive, for a
+    /// TIME_WAIT (analyze/history.rs).
+    History,
     Netns,
     None,
 }
@@ -22,6 +27,8 @@ impl Attribution {
     pub fn name(self) -> &'static str {
         match self {
             Attribution::Process => "process",
+            Attribution::Cgroup => "cgroup",
+            Attribution::History => "history",
             Attribution::Netns => "netns",
             Attribution::None => "none",
         }
@@ -132,9 +139,14 @@ fn process_owner_of(snapshot: &Snapshot, pid: u32) -> Owner<'_> {
 
 /// The container and pod a process's cgroup names, with names from the catalog.
 fn identity<'a>(snapshot: &'a Snapshot, process: &'a Process) -> Owner<'a> {
-    let Some(cgroup) = &process.cgroup else {
-        return Owner::NONE;
-    };
+    match &process.cgroup {
+        Some(cgroup) => cgroup_identity(snapshot, cgroup),
+        None => Owner::NONE,
+    }
+}
+
+/// The container and pod a cgroup path names, with names from the catalog.
+pub fn cgroup_identity<'a>(snapshot: &'a Snapshot, cgroup: &'a CgroupRef) -> Owner<'a> {
     let info = cgroup
         .container_id
         .as_deref()
@@ -158,7 +170,7 @@ fn identity<'a>(snapshot: &'a Snapshot, process: &'a Process) -> Owner<'a> {
 /// The owner of a namespace's ownerless sockets: the pod whose sandbox spec
 /// names the namespace, else the one pod its processes belong to, else the
 /// one container all its processes run in (a container outside Kubernetes).
-fn namespace_owner(snapshot: &Snapshot, netns: NetnsId) -> Option<Owner<'_>> {
+pub fn namespace_owner(snapshot: &Snapshot, netns: NetnsId) -> Option<Owner<'_>> {
     let inode = netns.inode();
     if inode.is_some() && snapshot.host_netns == inode {
         return None;

@@ -17,6 +17,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
     let mut runtime_files = 0;
     let mut process_files: Vec<(u32, &str, &str)> = Vec::new();
     let mut network: BTreeMap<NetworkPart, Vec<(Option<u64>, &str)>> = BTreeMap::new();
+    let mut no_counters: Vec<(Option<u64>, &str)> = Vec::new();
     for warning in snapshot.warnings.iter() {
         match warning {
             Warning::NetlinkFallback { error } => lines.push(format!(
@@ -49,6 +50,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             Warning::NetworkUnreadable { netns, what, error } => {
                 network.entry(*what).or_default().push((*netns, error))
             }
+            Warning::CountersUnreadable { netns, error } => no_counters.push((*netns, error)),
             Warning::Docker { error } => {
                 let unnamed = count_rows(attributed, |o| {
                     o.runtime == Some(Runtime::Docker) && o.container.is_none()
@@ -116,6 +118,18 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
         ));
     }
     lines.extend(unreadable_namespaces(snapshot, &unreadable_netns));
+    if let Some(&(netns, error)) = no_counters.first() {
+        let which = match (no_counters.len(), netns) {
+            (1, Some(inode)) => format!("network namespace {inode}"),
+            (1, None) => "a network namespace".to_owned(),
+            (n, _) => format!("{n} network namespaces"),
+        };
+        let first = if no_counters.len() == 1 { "" } else { "first: " };
+        lines.push(format!(
+            "the TCP counters of {which} could not be read ({first}{error}): their rates are \
+             unknown, and their tables are read again every tick"
+        ));
+    }
     // Where the conntrack table could not be read there are no SNAT
     // budgets, so their NAT rules' ranges are not missed.
     let no_table: Vec<Option<u64>> = network

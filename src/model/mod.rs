@@ -4,6 +4,7 @@
 
 mod catalog;
 mod container;
+mod counters;
 mod network;
 mod snapshot;
 mod socket;
@@ -11,6 +12,7 @@ mod warning;
 
 pub use catalog::Catalog;
 pub use container::{CgroupRef, ContainerInfo, PodInfo, Runtime, SANDBOX_NAME};
+pub use counters::TcpCounters;
 pub use network::{
     ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls, TcpConntrackState,
 };

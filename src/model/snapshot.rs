@@ -18,14 +18,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::catalog::Catalog;
 use super::container::CgroupRef;
+use super::counters::TcpCounters;
 use super::network::{ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls};
 use super::socket::{Proto, Socket, StateSet, TcpState, Timer};
 use super::warning::Warnings;
 use crate::text::IpText;
 
 /// The snapshot format this build writes. 2 added each namespace's port
-/// sysctls, addresses, conntrack counters, NAT flows and NAT rules.
-pub const FORMAT_VERSION: u32 = 2;
+/// sysctls, addresses, conntrack counters, NAT flows and NAT rules; 3 its
+/// TCP counters and the cgroup v2 directories that name containers.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build reads: fields added since then have
 /// defaults, so older recordings read as "not collected".
 pub const OLDEST_READABLE_VERSION: u32 = 1;
@@ -48,6 +50,11 @@ pub struct Snapshot {
     /// Network namespace inode → the pod sandbox whose OCI spec names it.
     pub sandbox_netns: BTreeMap<u64, String>,
     pub warnings: Warnings,
+    /// cgroup v2 directory inode, which is the cgroup id sockets carry
+    /// ([`Socket::cgroup_id`]) → the container or pod its path names; only
+    /// such directories. Read for `--watch`.
+    #[serde(default)]
+    pub cgroup_dirs: BTreeMap<u64, CgroupRef>,
 }
 
 /// When the snapshot was taken, by the wall clock for people and by
@@ -122,6 +129,9 @@ pub struct NetnsSnapshot {
     pub snat_flows: Option<Vec<SnatFlow>>,
     #[serde(default)]
     pub nat_rules: Option<Vec<NatRule>>,
+    /// Its TCP counters, read for `--watch`.
+    #[serde(default)]
+    pub counters: Option<TcpCounters>,
 }
 
 impl NetnsSnapshot {
@@ -134,6 +144,7 @@ impl NetnsSnapshot {
             conntrack: None,
             snat_flows: None,
             nat_rules: None,
+            counters: None,
         }
     }
 }

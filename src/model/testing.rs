@@ -56,6 +56,7 @@ pub fn snapshot() -> Snapshot {
         catalog: Catalog::default(),
         sandbox_netns: Default::default(),
         warnings: Warnings::default(),
+        cgroup_dirs: Default::default(),
     }
 }
 

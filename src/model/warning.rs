@@ -51,6 +51,8 @@ pub enum Warning {
         what: NetworkPart,
         error: String,
     },
+    /// A namespace's TCP counters (`--watch`) could not be read.
+    CountersUnreadable { netns: Option<u64>, error: String },
     /// The Docker API failed, or Docker containers run and no socket was found.
     Docker { error: String },
     /// A runtime or kubelet file that exists but could not be read or parsed.
