@@ -69,6 +69,12 @@ Sources:
       --backend auto|proc|netlink
                             Read socket tables through sock_diag netlink or
                             /proc text (default auto: netlink when allowed)
+      --kube                Also name remote pods, Services and nodes of the
+                            whole cluster from the Kubernetes API (one list
+                            call each, 3 s in all) with the credentials of
+                            KUBECONFIG, else the kubelet's under --root, else
+                            the pod's service account
+      --kubeconfig FILE     Use FILE's current context for --kube (implies it)
 
   -h, --help                Print this help
   -V, --version             Print the version
@@ -129,6 +135,8 @@ pub struct Args {
     /// None when not given, so config.rs can look for /host.
     pub root: Option<PathBuf>,
     pub backend: Backend,
+    pub kube: bool,
+    pub kubeconfig: Option<PathBuf>,
     pub record: Option<FileArg>,
     pub replay: Option<FileArg>,
 }
@@ -184,6 +192,8 @@ where
         proc_dir: None,
         root: None,
         backend: Backend::Auto,
+        kube: false,
+        kubeconfig: None,
         record: None,
         replay: None,
     };
@@ -264,6 +274,11 @@ where
             }
             Long("proc") => parsed.proc_dir = Some(parser.value()?.into()),
             Long("root") => parsed.root = Some(parser.value()?.into()),
+            Long("kube") => parsed.kube = true,
+            Long("kubeconfig") => {
+                parsed.kubeconfig = Some(parser.value()?.into());
+                parsed.kube = true;
+            }
             Long("record") => parsed.record = Some(parser.value()?.into()),
             Long("replay") => parsed.replay = Some(parser.value()?.into()),
             Long("backend") => {
@@ -307,6 +322,7 @@ where
             ("--root", parsed.root.is_some()),
             ("--backend", backend_given),
             ("--record", parsed.record.is_some()),
+            ("--kube", parsed.kube),
         ];
         if let Some((flag, _)) = collecting.iter().find(|(_, given)| *given) {
             return Err(UsageError(format!(

@@ -632,10 +632,15 @@ mod tests {
                     socket,
                     netns: ns.id,
                     owner,
+                    remote: 0,
                 })
             })
             .collect();
-        Attributed { owners: all, rows }
+        Attributed {
+            owners: all,
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
+            rows,
+        }
     }
 
     /// The pod's 30-port range holds a reserved port, a listener and a

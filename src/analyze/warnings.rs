@@ -49,6 +49,14 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             Warning::NetworkUnreadable { netns, what, error } => {
                 network.entry(*what).or_default().push((*netns, error))
             }
+            Warning::Kube { source, error } => {
+                let at = source.as_deref().map_or(String::new(), |s| format!("{s}: "));
+                lines.push(format!(
+                    "--kube: {at}{error}; remote pods, Services and nodes not on this node are \
+                     shown by address only{}",
+                    unnamed_remotes(attributed)
+                ));
+            }
             Warning::Docker { error } => {
                 let unnamed = count_rows(attributed, |o| {
                     o.runtime == Some(Runtime::Docker) && o.container.is_none()
@@ -302,6 +310,24 @@ fn unreadable_namespaces(snapshot: &Snapshot, warnings: &[&Warning]) -> Option<S
         );
     }
     Some(format!("{which}: {loss}"))
+}
+
+/// ` (N sockets to addresses nothing names)`, or nothing where none are.
+fn unnamed_remotes(attributed: &Attributed<'_>) -> String {
+    let unnamed = attributed
+        .rows
+        .iter()
+        .filter(|row| {
+            let remote = row.socket.remote;
+            attributed.remote(row).name.is_none()
+                && !remote.is_unspecified()
+                && !remote.is_loopback()
+        })
+        .count() as u64;
+    match unnamed {
+        0 => String::new(),
+        n => format!(" ({})", sockets(n, "to addresses nothing names")),
+    }
 }
 
 fn count_rows(

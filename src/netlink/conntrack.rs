@@ -216,6 +216,19 @@ pub enum Selection {
     /// by status) and checked again here, since older kernels ignore the
     /// attributes and send everything.
     SourceNat,
+    /// Entries with IPS_DST_NAT, the same way.
+    DestinationNat,
+}
+
+impl Selection {
+    /// The status bit asked for; None for every entry.
+    fn status_bit(self) -> Option<u32> {
+        match self {
+            Selection::All => None,
+            Selection::SourceNat => Some(Status::SRC_NAT),
+            Selection::DestinationNat => Some(Status::DST_NAT),
+        }
+    }
 }
 
 /// The dump request.
@@ -225,11 +238,11 @@ pub fn dump_request(families: Families, selection: Selection) -> Request {
         NLM_F_DUMP,
         &nfgenmsg(families.nfgen_family()),
     );
-    match selection {
-        Selection::All => request,
-        Selection::SourceNat => request
-            .attr(CTA_STATUS, &Status::SRC_NAT.to_be_bytes())
-            .attr(CTA_STATUS_MASK, &Status::SRC_NAT.to_be_bytes()),
+    match selection.status_bit() {
+        None => request,
+        Some(bit) => request
+            .attr(CTA_STATUS, &bit.to_be_bytes())
+            .attr(CTA_STATUS_MASK, &bit.to_be_bytes()),
     }
 }
 
@@ -256,7 +269,7 @@ pub fn dump(
         &dump_request(families, selection),
         |message| {
             let entry = parse_entry(message)?;
-            if selection == Selection::All || entry.status.is_src_nat() {
+            if selection.status_bit().map_or(true, |bit| entry.status.has(bit)) {
                 each(entry);
             }
             Ok(())
