@@ -59,7 +59,7 @@ pub fn read_inside(netns: Option<u64>) -> Network {
     };
     if network.conntrack.is_some_and(|stats| stats.entries > 0) {
         let mut flows = Vec::new();
-        match conntrack::dump(conntrack::Families::Both, conntrack::Selection::SourceNat, |entry| {
+        match conntrack::dump(conntrack::Selection::SourceNat, |entry| {
             flows.extend(snat_flow(entry))
         }) {
             Ok(_) => network.snat_flows = Some(flows),
