@@ -72,7 +72,6 @@ impl Remote<'_> {
 type FlowKey = (u8, IpAddr, u16, IpAddr, u16);
 
 const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
 
 /// Every address the snapshot can name, and every translation it holds.
 pub struct RemoteNames<'a> {

@@ -86,7 +86,7 @@ pub fn read_inside(netns: Option<u64>, parts: Parts) -> Network {
     // entries with the status bit asked for.
     let dump = |selection, keep: fn(&conntrack::Entry) -> bool| {
         let mut entries = Vec::new();
-        conntrack::dump(conntrack::Families::Both, selection, |entry| {
+        conntrack::dump(selection, |entry| {
             if keep(&entry) {
                 entries.push(entry)
             }
