@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::analyze::filter::EndpointFilter;
+use crate::analyze::filter::{BadEndpoint, EndpointFilter, RemoteFilter};
 use crate::analyze::summary::Key;
 use crate::model::{StateSet, TcpState};
 
@@ -30,7 +30,8 @@ Which sockets (default: every state but LISTEN, as netstat):
                             its id from 12 characters up)
       --remote ADDR         Only sockets whose remote end is ADDR: an
                             address, ADDR/LEN, ADDR:PORT, [IPv6]:PORT or
-                            :PORT (an IPv4 address matches its ::ffff: form)
+                            :PORT (an IPv4 address matches its ::ffff: form),
+                            or a name: svc/NS/NAME, pod/NS/NAME, node/NAME
       --local ADDR          The same for the local end
       --port N              Only sockets with port N at either end
 
@@ -127,7 +128,7 @@ pub struct Args {
     pub timers: bool,
     pub ports: bool,
     pub snat_ports: Option<u32>,
-    pub remote: Option<EndpointFilter>,
+    pub remote: Option<RemoteFilter>,
     pub local: Option<EndpointFilter>,
     pub port: Option<u16>,
     /// None when not given: the live /proc.
@@ -262,8 +263,8 @@ where
                 })?);
                 parsed.ports = true;
             }
-            Long("remote") => parsed.remote = Some(endpoint_value(&mut parser, "--remote")?),
-            Long("local") => parsed.local = Some(endpoint_value(&mut parser, "--local")?),
+            Long("remote") => parsed.remote = Some(parsed_value(&mut parser, "--remote")?),
+            Long("local") => parsed.local = Some(parsed_value(&mut parser, "--local")?),
             Long("port") => {
                 let value = text_value(&mut parser, "--port")?;
                 parsed.port = Some(value.parse().map_err(|_| {
@@ -340,7 +341,10 @@ fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageEr
         .map_err(|raw| UsageError(format!("invalid UTF-8 in the value of {flag}: {raw:?}")))
 }
 
-fn endpoint_value(parser: &mut lexopt::Parser, flag: &str) -> Result<EndpointFilter, UsageError> {
+fn parsed_value<T: std::str::FromStr<Err = BadEndpoint>>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<T, UsageError> {
     text_value(parser, flag)?
         .parse()
         .map_err(|err| UsageError(format!("invalid value for {flag}: {err}")))

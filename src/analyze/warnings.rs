@@ -167,7 +167,7 @@ fn unreadable_network(
             None,
         ),
         NetworkPart::Addresses => (
-            "SNAT and external budgets cannot name the pods at their addresses".to_owned(),
+            "their addresses do not name their pods as remote ends or as SNAT sources".to_owned(),
             None,
         ),
         NetworkPart::ConntrackCounters => (
@@ -176,7 +176,8 @@ fn unreadable_network(
         ),
         NetworkPart::ConntrackTable => (
             format!(
-                "their SNAT budgets are missing ({} unread)",
+                "Service addresses they translated are not followed to their backends and \
+                 their SNAT budgets are missing ({} unread)",
                 count(unread_entries, "conntrack entry", "conntrack entries")
             ),
             Some((Collector::CAP_NET_ADMIN, "CAP_NET_ADMIN")),
@@ -397,7 +398,8 @@ mod tests {
                  (/proc/sys/net/ipv4/ip_local_port_range: Permission denied): --ports shows \
                  their connect() budgets with available unknown",
                 "the conntrack table of 2 network namespaces could not be read (first: \
-                 ctnetlink dump: Operation not permitted (os error 1)): their SNAT budgets are \
+                 ctnetlink dump: Operation not permitted (os error 1)): Service addresses they \
+                 translated are not followed to their backends and their SNAT budgets are \
                  missing (5007 conntrack entries unread); run as root with CAP_NET_ADMIN",
             ]
         );

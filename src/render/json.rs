@@ -230,6 +230,10 @@ struct JsonBudget<'a> {
     insert_failed: Option<u64>,
     drop: Option<u64>,
     early_drop: Option<u64>,
+    remote_kind: Option<&'static str>,
+    remote_namespace: Option<&'a str>,
+    remote_name: Option<&'a str>,
+    remote_endpoints: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -287,6 +291,10 @@ pub fn json_ports(out: &mut impl Write, budgets: &[Budget<'_>]) -> io::Result<()
             insert_failed: stats.map(|s| s.insert_failed),
             drop: stats.map(|s| s.drop),
             early_drop: stats.map(|s| s.early_drop),
+            remote_kind: b.remote.map(|n| n.kind.name()),
+            remote_namespace: b.remote.and_then(|n| n.namespace),
+            remote_name: b.remote.and_then(|n| n.name),
+            remote_endpoints: b.remote_endpoints,
         })?;
         line.push(b'\n');
         out.write_all(&line)?;

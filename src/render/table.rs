@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::analyze::attribute::{Attributed, Attribution, Owner, Row};
 use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
-use crate::analyze::remote::{Remote, RemoteName};
+use crate::analyze::remote::{Remote, RemoteKind, RemoteName};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
 use crate::model::{NetnsId, Timer};
@@ -255,8 +255,13 @@ pub fn table_ports<'a>(
             scope,
             Cell::Static(b.proto.unwrap_or(DASH)),
             b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
-            b.dst_addr
-                .map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, b.dst_port)),
+            b.dst_addr.map_or(Cell::Static(DASH), |ip| {
+                let named = Named {
+                    name: b.remote,
+                    backend: b.remote_endpoints.map(Backend::Count),
+                };
+                remote_cell(ip, b.dst_port, named)
+            }),
             Cell::Number(b.in_use),
             b.available.map_or(Cell::Static(UNKNOWN), |n| Cell::Number(Some(n))),
             used,
@@ -362,26 +367,18 @@ fn remote_cell<'a>(ip: IpAddr, port: Option<u16>, named: Named<'a>) -> Cell<'a> 
     if named.name.is_none() && named.backend.is_none() {
         return Cell::Endpoint(ip, port);
     }
-    let mut text = Cell::Endpoint(ip, port).to_string();
-    text.push_str(" (");
-    if let Some(name) = named.name {
-        text.push_str(&name_text(name));
-    }
-    match named.backend {
-        Some(Backend::One(endpoint, backend)) => {
-            let _ = write!(text, " → {endpoint}");
-            if let Some(backend) = backend {
-                let _ = write!(text, " {}", name_text(backend));
-            }
+    // A translated address is a Service's, named or not.
+    let name = named.name.map_or_else(|| RemoteKind::Service.short().to_owned(), name_text);
+    let backend = match named.backend {
+        Some(Backend::One(endpoint, Some(backend))) => {
+            format!(" → {endpoint} {}", name_text(backend))
         }
-        Some(Backend::Count(1)) => text.push_str(" → 1 backend"),
-        Some(Backend::Count(n)) => {
-            let _ = write!(text, " → {n} backends");
-        }
-        None => {}
-    }
-    text.push(')');
-    Cell::Owned(text)
+        Some(Backend::One(endpoint, None)) => format!(" → {endpoint}"),
+        Some(Backend::Count(1)) => " → 1 backend".to_owned(),
+        Some(Backend::Count(n)) => format!(" → {n} backends"),
+        None => String::new(),
+    };
+    Cell::Owned(format!("{} ({name}{backend})", Cell::Endpoint(ip, port)))
 }
 
 /// `svc kube-system/kube-dns`, `pod shop/web-0`, `node node-2`, `host`.
