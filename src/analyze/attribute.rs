@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::remote::{self, Remote};
 use crate::model::{CgroupRef, NetnsId, PodInfo, Process, Runtime, Snapshot, Socket};
 
 /// How a socket's owner was found: the one list every view shares.
@@ -70,17 +71,25 @@ pub struct Row<'a> {
     pub netns: NetnsId,
     /// Index into [`Attributed::owners`].
     pub owner: u32,
+    /// Index into [`Attributed::remotes`].
+    pub remote: u32,
 }
 
 #[derive(Debug)]
 pub struct Attributed<'a> {
     pub owners: Vec<Owner<'a>>,
+    /// The remote ends rows point at; index 0 is [`Remote::UNKNOWN`].
+    pub remotes: Vec<Remote<'a>>,
     pub rows: Vec<Row<'a>>,
 }
 
 impl<'a> Attributed<'a> {
     pub fn owner(&self, row: &Row<'_>) -> &Owner<'a> {
         &self.owners[row.owner as usize]
+    }
+
+    pub fn remote(&self, row: &Row<'_>) -> &Remote<'a> {
+        &self.remotes[row.remote as usize]
     }
 }
 
@@ -114,10 +123,17 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
                 socket,
                 netns: ns.id,
                 owner,
+                remote: 0,
             });
         }
     }
-    Attributed { owners, rows }
+    let mut attributed = Attributed {
+        owners,
+        remotes: vec![Remote::UNKNOWN],
+        rows,
+    };
+    remote::name_rows(snapshot, &mut attributed);
+    attributed
 }
 
 fn process_owner_of(snapshot: &Snapshot, pid: u32) -> Owner<'_> {

@@ -182,6 +182,8 @@ mod tests {
             next_free_ms: None,
             sources: None,
             conntrack: None,
+            remote: None,
+            remote_endpoints: None,
         }
     }
 

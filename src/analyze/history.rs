@@ -264,7 +264,7 @@ impl History {
 /// Sockets no process was found for whose cgroup names their container.
 pub fn owners_by_cgroup<'a>(attributed: &mut Attributed<'a>, snapshot: &'a Snapshot) {
     let mut added: HashMap<u64, u32> = HashMap::new();
-    let Attributed { owners, rows } = attributed;
+    let Attributed { owners, rows, .. } = attributed;
     for row in rows.iter_mut() {
         if owners[row.owner as usize].attribution == Attribution::Process {
             continue;
@@ -286,7 +286,7 @@ pub fn owners_by_cgroup<'a>(attributed: &mut Attributed<'a>, snapshot: &'a Snaps
 /// Sockets no process or cgroup names, that were seen held by a process.
 pub fn owners_by_history<'a>(attributed: &mut Attributed<'a>, history: &'a History) {
     let mut added: HashMap<(u32, Option<u32>), u32> = HashMap::new();
-    let Attributed { owners, rows } = attributed;
+    let Attributed { owners, rows, .. } = attributed;
     for row in rows.iter_mut() {
         if matches!(
             owners[row.owner as usize].attribution,

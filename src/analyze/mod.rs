@@ -10,5 +10,6 @@ pub mod history;
 pub mod order;
 pub mod ports;
 pub mod rates;
+pub mod remote;
 pub mod summary;
 pub mod warnings;

@@ -181,7 +181,7 @@ impl<'a> Ticking<'_, 'a> {
             self.node.established += u64::from(s.state == TcpState::Established);
             self.node.time_wait += u64::from(s.state == TcpState::TimeWait);
             let direction = self.listening_now.direction(row.netns, s);
-            let kept = self.filter.keeps(row, self.now.attributed.owner(row));
+            let kept = self.filter.keeps(self.now.attributed, row);
             let slot = kept.then(|| self.owners.slot(self.now.attributed, row, direction));
             if let Some(slot) = slot {
                 let tally = self
@@ -348,7 +348,7 @@ impl<'a> Ticking<'_, 'a> {
             let continued = now_by_key
                 .get(&key)
                 .is_some_and(|s| continues(p, s, interval_ms));
-            if continued || !self.filter.keeps(row, before.attributed.owner(row)) {
+            if continued || !self.filter.keeps(before.attributed, row) {
                 continue;
             }
             let direction = self.listening_before.direction(row.netns, p);

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::namespaces::Namespace;
+use super::network::Parts;
 use crate::model::{
     CgroupRef, NetnsId, NetnsSnapshot, Process, Snapshot, Socket, TcpCounters, Timer,
 };
@@ -23,7 +24,7 @@ pub fn split(
     found: &[Namespace],
     counters: &[Option<TcpCounters>],
     previous: &Snapshot,
-    network: bool,
+    network: Parts,
 ) -> (Vec<NetnsSnapshot>, Vec<Namespace>) {
     let before: HashMap<u64, &NetnsSnapshot> = previous
         .namespaces
@@ -48,18 +49,18 @@ pub fn split(
 /// exactly as many as the counters say are gone — with every timer moved
 /// on. None when that cannot be told exactly, and the table must be read:
 /// a counter moved, some TIME_WAITs at their end are gone and some not, or
-/// (with `network`) the namespace holds conntrack entries, which forwarded
-/// traffic changes without moving its TCP counters.
+/// (where `network` parts are read) the namespace holds conntrack entries,
+/// which forwarded traffic changes without moving its TCP counters.
 pub fn carried_table(
     previous: &NetnsSnapshot,
     now: TcpCounters,
-    network: bool,
+    network: Parts,
 ) -> Option<NetnsSnapshot> {
     let before = previous.counters?;
     if !now.only_time_waits_expired_since(&before) {
         return None;
     }
-    if network && previous.conntrack.is_some_and(|stats| stats.entries > 0) {
+    if network != Parts::None && previous.conntrack.is_some_and(|stats| stats.entries > 0) {
         return None;
     }
     let elapsed = now.read_ms.saturating_sub(before.read_ms);
@@ -211,7 +212,7 @@ mod tests {
     #[test]
     fn a_still_namespace_keeps_its_table_with_its_timers_moved_on() {
         // 1 s later, nothing expired yet, nothing moved.
-        let kept = carried_table(&namespace(), counters(11_000, 3), false).unwrap();
+        let kept = carried_table(&namespace(), counters(11_000, 3), Parts::None).unwrap();
         let expiries: Vec<u32> = kept.sockets.iter().map(|s| s.expires_ms).collect();
         assert_eq!(expiries, vec![6_000, 500, 990, 29_000]);
         assert_eq!(kept.counters, Some(counters(11_000, 3)));
@@ -221,12 +222,12 @@ mod tests {
     fn time_waits_past_their_end_go_when_the_counter_says_all_of_them_went() {
         // 2 s later: the first two were due (1.5 s and 1.99 s), and the
         // counter went from 3 to 1.
-        let kept = carried_table(&namespace(), counters(12_000, 1), false).unwrap();
+        let kept = carried_table(&namespace(), counters(12_000, 1), Parts::None).unwrap();
         let ports: Vec<u16> = kept.sockets.iter().map(|s| s.local_port).collect();
         assert_eq!(ports, vec![40000, 40003]);
         assert_eq!(kept.sockets[1].expires_ms, 28_000);
         // Both due and none gone yet (a timer fires late): kept, at 0.
-        let kept = carried_table(&namespace(), counters(12_000, 3), false).unwrap();
+        let kept = carried_table(&namespace(), counters(12_000, 3), Parts::None).unwrap();
         assert_eq!(kept.sockets.len(), 4);
         assert_eq!(kept.sockets[1].expires_ms, 0);
     }
@@ -235,30 +236,30 @@ mod tests {
     fn anything_that_cannot_be_told_exactly_is_read_again() {
         // One of the two due TIME_WAITs is gone: which one is unknown.
         assert_eq!(
-            carried_table(&namespace(), counters(12_000, 2), false),
+            carried_table(&namespace(), counters(12_000, 2), Parts::None),
             None
         );
         // More gone than were due.
         assert_eq!(
-            carried_table(&namespace(), counters(11_000, 1), false),
+            carried_table(&namespace(), counters(11_000, 1), Parts::None),
             None
         );
         // More TIME_WAITs than before, a segment, a connection.
         assert_eq!(
-            carried_table(&namespace(), counters(11_000, 4), false),
+            carried_table(&namespace(), counters(11_000, 4), Parts::None),
             None
         );
         let moved = TcpCounters {
             in_segs: 101,
             ..counters(11_000, 3)
         };
-        assert_eq!(carried_table(&namespace(), moved, false), None);
+        assert_eq!(carried_table(&namespace(), moved, Parts::None), None);
         // No counters last time (a namespace new to the watch).
         let unknown = NetnsSnapshot {
             counters: None,
             ..namespace()
         };
-        assert_eq!(carried_table(&unknown, counters(11_000, 3), false), None);
+        assert_eq!(carried_table(&unknown, counters(11_000, 3), Parts::None), None);
         // Conntrack entries change without the TCP counters.
         let nat = NetnsSnapshot {
             conntrack: Some(crate::model::ConntrackStats {
@@ -267,8 +268,8 @@ mod tests {
             }),
             ..namespace()
         };
-        assert_eq!(carried_table(&nat, counters(11_000, 3), true), None);
-        assert!(carried_table(&nat, counters(11_000, 3), false).is_some());
+        assert_eq!(carried_table(&nat, counters(11_000, 3), Parts::Everything), None);
+        assert!(carried_table(&nat, counters(11_000, 3), Parts::None).is_some());
     }
 
     #[test]
