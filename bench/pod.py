@@ -15,7 +15,9 @@ mounted hierarchy (the v1 controllers, and the v2 tree of a hybrid host, as runc
 All connections go over 127.0.0.1 inside the pod's namespace, so the socket count is exact.
 
 Protocol on stdin/stdout (one line each): the client prints `ready <established>`,
-then answers `tw` with `tw <TIME_WAIT count in this netns>` and exits on `quit` or EOF.
+then answers `tw` with `tw <TIME_WAIT count in this netns>`, answers `churn RATE` with
+`churn RATE` and from then on opens and closes RATE connections a second (each leaving a
+TIME_WAIT), and exits on `quit` or EOF.
 """
 
 import argparse
@@ -29,6 +31,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 CLONE_NEWNET = 0x40000000
@@ -173,6 +176,28 @@ def make_time_waits(count, events_r):
         time.sleep(0.01)
 
 
+def churn(rate, events_r):
+    """Connections at `rate` a second, for ever; the server's event bytes are read and
+    dropped, so its pipe never fills."""
+
+    def drain():
+        while os.read(events_r, 65536):
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    addr = ("127.0.0.1", LISTEN_PORT)
+    start = time.monotonic()
+    n = 0
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.connect(addr)
+        s.close()
+        n += 1
+        wait = start + n / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--netns", required=True, help="bind-mounted netns file, e.g. /run/netns/x")
@@ -225,6 +250,10 @@ def main():
         cmd = line.strip()
         if cmd == "tw":
             print(f"tw {make_time_waits(args.time_wait, events_r)}", flush=True)
+        elif cmd.startswith("churn "):
+            rate = float(cmd.split()[1])
+            threading.Thread(target=churn, args=(rate, events_r), daemon=True).start()
+            print(f"churn {rate:g}", flush=True)
         elif cmd == "quit":
             break
     # Children die with us (PR_SET_PDEATHSIG).

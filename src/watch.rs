@@ -59,7 +59,6 @@ pub fn run(config: &Config, watch: Watch, out: &mut impl Write) -> Result<(), Ap
         said: Said::default(),
         frame: None,
     };
-    state.said.notes = config.notes.clone();
     if let Output::Screen(screen) = &mut output {
         let lines = [format!("cnetstat --watch: reading the node…")];
         screen.draw(out, &lines).map_err(AppError::Output)?;
@@ -78,7 +77,6 @@ pub fn run(config: &Config, watch: Watch, out: &mut impl Write) -> Result<(), Ap
     drop(output);
     if left_screen {
         state.said.lines.iter().for_each(|line| diag::warn(line));
-        state.said.notes.iter().for_each(|line| diag::note(line));
     }
     result
 }
@@ -157,12 +155,11 @@ enum Output {
     Nothing,
 }
 
-/// Warning lines said so far (each once), and the notes.
+/// Warning lines said so far, each once.
 #[derive(Default)]
 struct Said {
     seen: HashSet<String>,
     lines: Vec<String>,
-    notes: Vec<String>,
 }
 
 struct Watching<'v> {
@@ -307,11 +304,6 @@ fn warn(
     output: &Output,
 ) {
     let on_screen = matches!(output, Output::Screen(_));
-    if !on_screen && !said.notes.is_empty() {
-        std::mem::take(&mut said.notes)
-            .iter()
-            .for_each(|note| diag::note(note));
-    }
     let unknown = view
         .filter
         .owner

@@ -254,15 +254,11 @@ impl<'a> Ticking<'_, 'a> {
             }
         }
         // Counted connections of a direction no socket showed at all, and
-        // failures where no row stands for the namespace: rows of their own.
+        // failures where no row stands for the namespace: accepted ones
+        // on the namespace's one listening port, if it has one; else rows
+        // of their own, destination unknown.
         let filter = self.filter;
-        if filter.remote.is_some()
-            || filter.local.is_some()
-            || filter.port.is_some()
-            || !filter.owner.matches(&owner)
-        {
-            return;
-        }
+        let any_end = filter.remote.is_none() && filter.local.is_none() && filter.port.is_none();
         for direction in [Direction::Out, Direction::In] {
             let unseen =
                 counted(direction).filter(|&n| n > 0 && observed_new[direction as usize] == 0);
@@ -271,20 +267,36 @@ impl<'a> Ticking<'_, 'a> {
             if unseen.is_none() && !failures {
                 continue;
             }
-            let rate = unseen.unwrap_or(0) as f64 / seconds;
-            let slot = Slot {
-                netns: ns.id,
-                owner: namespace_level,
-                proto: None,
-                direction,
-                end: End::Unseen,
+            let listener = match direction {
+                Direction::In => sole_listener(rows),
+                Direction::Out => None,
             };
+            let slot = match listener {
+                Some(row) if filter.keeps(self.now.attributed, row) => {
+                    self.owners.slot(self.now.attributed, row, Direction::In)
+                }
+                None if any_end && filter.owner.matches(&owner) => Slot {
+                    netns: ns.id,
+                    owner: namespace_level,
+                    proto: None,
+                    direction,
+                    end: End::Unseen,
+                },
+                _ => continue,
+            };
+            let rate = unseen.unwrap_or(0) as f64 / seconds;
+            let names_namespace = self
+                .owners
+                .names_only_the_namespace(slot.owner, namespace_level);
             let tally = self
                 .slots
                 .entry(slot)
                 .or_insert_with(|| Tally::new(Some(interval_ms)));
-            tally.rates = Some((rate, rate));
-            tally.failed = failed;
+            let (new, closed) = tally.rates.unwrap_or((0.0, 0.0));
+            tally.rates = Some((new + rate, closed + rate));
+            if names_namespace || failures {
+                tally.failed = failed;
+            }
         }
     }
 
@@ -360,6 +372,18 @@ impl<'a> Ticking<'_, 'a> {
         }
         (observed_new, to_budgets)
     }
+}
+
+/// The namespace's listener when it listens on one port only: every
+/// connection it accepts is to that port.
+fn sole_listener<'r, 'a>(rows: &'r [Row<'a>]) -> Option<&'r Row<'a>> {
+    let mut listeners = rows
+        .iter()
+        .filter(|row| row.socket.state == TcpState::Listen);
+    let first = listeners.next()?;
+    listeners
+        .all(|row| row.socket.local_port == first.socket.local_port)
+        .then_some(first)
 }
 
 /// Sockets that are connections: not listeners, bound-only sockets, or
@@ -992,6 +1016,54 @@ mod tests {
             )]
         };
         assert_eq!((budget(DB), budget(WEB)), (37.5, 12.5));
+    }
+
+    #[test]
+    fn accepted_connections_no_socket_showed_are_the_sole_listeners() {
+        // The app listens on 8080 alone; 40 accepted in 2 s, each closed by
+        // its client first (no TIME_WAIT here), none seen.
+        let listener = sock(8080, "0.0.0.0:0", TcpState::Listen, 1, 3);
+        let accepted = |read_ms, n| TcpCounters {
+            passive_opens: n,
+            ..counters(read_ms, 0, 0)
+        };
+        let before = node(1_000, (accepted(1_000, 0), vec![listener]), None);
+        let now = node(3_000, (accepted(3_000, 40), vec![listener]), None);
+        let attributed = [attribute(&before), attribute(&now)];
+        let tick = run(
+            &before,
+            &now,
+            &attributed,
+            &everything(),
+            Grouping::ServiceEnd,
+        );
+        assert_eq!(
+            summary(&tick),
+            vec![(
+                Some("cart-0".into()),
+                Some("client".into()),
+                Some(End::Listening(8080)),
+                Some(20.0),
+                Some(20.0),
+                None,
+                0,
+                0
+            )]
+        );
+        // With a second listener the port is unknown.
+        let other = sock(9090, "0.0.0.0:0", TcpState::Listen, 2, 4);
+        let before = node(1_000, (accepted(1_000, 0), vec![listener, other]), None);
+        let now = node(3_000, (accepted(3_000, 40), vec![listener, other]), None);
+        let attributed = [attribute(&before), attribute(&now)];
+        let tick = run(
+            &before,
+            &now,
+            &attributed,
+            &everything(),
+            Grouping::ServiceEnd,
+        );
+        assert_eq!(tick.rows[0].end, Field::One(End::Unseen));
+        assert_eq!(tick.rows[0].direction, Field::One(Direction::In));
     }
 
     #[test]

@@ -259,7 +259,10 @@ mod tests {
             counters: None,
             ..namespace()
         };
-        assert_eq!(carried_table(&unknown, counters(11_000, 3), Parts::None), None);
+        assert_eq!(
+            carried_table(&unknown, counters(11_000, 3), Parts::None),
+            None
+        );
         // Conntrack entries change without the TCP counters.
         let nat = NetnsSnapshot {
             conntrack: Some(crate::model::ConntrackStats {
@@ -268,7 +271,10 @@ mod tests {
             }),
             ..namespace()
         };
-        assert_eq!(carried_table(&nat, counters(11_000, 3), Parts::Everything), None);
+        assert_eq!(
+            carried_table(&nat, counters(11_000, 3), Parts::Everything),
+            None
+        );
         assert!(carried_table(&nat, counters(11_000, 3), Parts::None).is_some());
     }
 

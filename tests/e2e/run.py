@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks  # noqa: E402
 import kernel  # noqa: E402
 import pods  # noqa: E402
+import watch  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
     IMAGE,
@@ -527,6 +528,8 @@ def leftovers():
         found.append("network namespaces")
     if any(n.startswith(PREFIX) for n in os.listdir("/tmp")):
         found.append("files in /tmp")
+    if watch.leftovers():
+        found.append("kubelet log files")
     return found
 
 
@@ -594,6 +597,8 @@ def main(argv):
                 e2e.usage_errors,
             ) + (() if self_test else (e2e.record_replay, e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
+            if not self_test:
+                watch.WatchE2E(binary, report, fx).run_all()
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
@@ -608,6 +613,7 @@ def main(argv):
         ignore_interrupts()
         cleanup.run_all()
         remove_leftovers()
+        watch.remove_leftovers()
         left = leftovers()
         report.check("cleanup left nothing behind", [f"left behind: {', '.join(left)}"] if left else [])
     print(f"# {time.monotonic() - started:.0f}s in all")
