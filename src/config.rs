@@ -129,10 +129,14 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             // from outbound ones.
             let recording = args.record.is_some();
             let shown = view.filter.states;
-            // A watch needs every socket: a new one, in whatever state,
-            // and the owner of each while it is alive, for its TIME_WAIT.
+            // A watch needs every connection, a new one in whatever state,
+            // and the owner of each while it is alive, for its TIME_WAIT;
+            // bound-only sockets only for --ports: asking for them walks
+            // the bind hash as well, in every namespace, every tick.
             let (states, owners_for) = match view.show {
-                _ if recording || watch.is_some() => (StateSet::EVERY, StateSet::EVERY),
+                Show::Ports { .. } if watch.is_some() => (StateSet::EVERY, StateSet::ALL),
+                _ if watch.is_some() => (StateSet::ALL, StateSet::ALL),
+                _ if recording => (StateSet::EVERY, StateSet::EVERY),
                 Show::Ports { .. } => (StateSet::EVERY, shown),
                 _ => (StateSet(shown.0 | TcpState::Listen.bit()), shown),
             };

@@ -145,7 +145,7 @@ impl History {
             .map(|ns| (ns.id, read_ms(snapshot, ns.counters.map(|c| c.read_ms))))
             .collect();
         // Many sockets share an owner: each is interned once per tick.
-        let mut interned: HashMap<u32, u32> = HashMap::new();
+        let mut interned: Vec<Option<u32>> = vec![None; attributed.owners.len()];
         for row in &attributed.rows {
             let socket = row.socket;
             let key = SocketKey::of(row.netns, socket);
@@ -156,11 +156,11 @@ impl History {
                 Attribution::Process | Attribution::Cgroup
             ) && !is_closed(socket)
             {
-                let owner_index = match interned.get(&row.owner) {
-                    Some(&index) => index,
+                let owner_index = match interned[row.owner as usize] {
+                    Some(index) => index,
                     None => {
                         let index = self.intern(owner);
-                        interned.insert(row.owner, index);
+                        interned[row.owner as usize] = Some(index);
                         index
                     }
                 };

@@ -110,11 +110,22 @@ pub fn rates<'a>(
     filter: &Filter,
     grouping: Grouping,
 ) -> Tick<'a> {
+    let mut owners = OwnerTable::default();
+    let mut ours = |attributed: &Attributed<'a>| -> Vec<u32> {
+        attributed
+            .owners
+            .iter()
+            .map(|owner| owners.intern(RowOwner::of(owner)))
+            .collect()
+    };
+    let (before_owners, now_owners) = (ours(before.attributed), ours(now.attributed));
     let mut tick = Ticking {
         before,
         now,
         filter,
-        owners: OwnerTable::default(),
+        owners,
+        before_owners,
+        now_owners,
         slots: HashMap::new(),
         node: NodeRates::default(),
         per_budget: HashMap::new(),
@@ -157,6 +168,9 @@ struct Ticking<'t, 'a> {
     now: &'t Side<'a>,
     filter: &'t Filter,
     owners: OwnerTable<'a>,
+    /// Each side's owner index → ours.
+    before_owners: Vec<u32>,
+    now_owners: Vec<u32>,
     slots: HashMap<Slot, Tally>,
     node: NodeRates,
     per_budget: HashMap<BudgetKey, f64>,
@@ -182,7 +196,7 @@ impl<'a> Ticking<'_, 'a> {
             self.node.time_wait += u64::from(s.state == TcpState::TimeWait);
             let direction = self.listening_now.direction(row.netns, s);
             let kept = self.filter.keeps(self.now.attributed, row);
-            let slot = kept.then(|| self.owners.slot(self.now.attributed, row, direction));
+            let slot = kept.then(|| slot(self.now_owners[row.owner as usize], row, direction));
             if let Some(slot) = slot {
                 let tally = self
                     .slots
@@ -273,7 +287,7 @@ impl<'a> Ticking<'_, 'a> {
             };
             let slot = match listener {
                 Some(row) if filter.keeps(self.now.attributed, row) => {
-                    self.owners.slot(self.now.attributed, row, Direction::In)
+                    slot(self.now_owners[row.owner as usize], row, Direction::In)
                 }
                 None if any_end && filter.owner.matches(&owner) => Slot {
                     netns: ns.id,
@@ -364,7 +378,7 @@ impl<'a> Ticking<'_, 'a> {
                 continue;
             }
             let direction = self.listening_before.direction(row.netns, p);
-            let slot = self.owners.slot(before.attributed, row, direction);
+            let slot = slot(self.before_owners[row.owner as usize], row, direction);
             self.slots
                 .entry(slot)
                 .or_insert_with(|| Tally::new(Some(interval_ms)))
@@ -538,8 +552,21 @@ impl<'a> RowOwner<'a> {
 struct OwnerTable<'a> {
     owners: Vec<RowOwner<'a>>,
     index: HashMap<RowOwner<'a>, u32>,
-    /// Per attribution table (by its address), owner index → ours.
-    cache: HashMap<(usize, u32), u32>,
+}
+
+/// The row a socket counts in, given its owner's index in [`OwnerTable`].
+fn slot(owner: u32, row: &Row<'_>, direction: Direction) -> Slot {
+    let s = row.socket;
+    Slot {
+        netns: row.netns,
+        owner,
+        proto: Some(s.proto),
+        direction,
+        end: match direction {
+            Direction::Out => End::Remote(s.remote, s.remote_port),
+            Direction::In => End::Listening(s.local_port),
+        },
+    }
 }
 
 impl<'a> OwnerTable<'a> {
@@ -549,29 +576,6 @@ impl<'a> OwnerTable<'a> {
             self.owners.push(owner);
             next
         })
-    }
-
-    fn slot(&mut self, attributed: &Attributed<'a>, row: &Row<'_>, direction: Direction) -> Slot {
-        let table = attributed as *const Attributed<'a> as usize;
-        let owner = match self.cache.get(&(table, row.owner)) {
-            Some(&owner) => owner,
-            None => {
-                let owner = self.intern(RowOwner::of(attributed.owner(row)));
-                self.cache.insert((table, row.owner), owner);
-                owner
-            }
-        };
-        let s = row.socket;
-        Slot {
-            netns: row.netns,
-            owner,
-            proto: Some(s.proto),
-            direction,
-            end: match direction {
-                Direction::Out => End::Remote(s.remote, s.remote_port),
-                Direction::In => End::Listening(s.local_port),
-            },
-        }
     }
 
     /// Whether a row's owner stands for its whole namespace, so its

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::namespaces::Namespace;
+use super::namespaces::{Handle, Namespace};
 use super::network::Parts;
 use crate::model::{
     CgroupRef, NetnsId, NetnsSnapshot, Process, Snapshot, Socket, TcpCounters, Timer,
@@ -19,13 +19,17 @@ use crate::model::{
 const EXPIRY_SLACK_MS: u64 = 50;
 
 /// The namespaces whose table is taken from `previous` (with their new
-/// counters), and those to read.
+/// counters), and those to read. With `hidden` processes about, only
+/// namespaces held by processes are taken: a hidden process is placed by
+/// the `net/tcp` entry of its namespace, which a namespace only a bind
+/// mount holds shows only from inside.
 pub fn split(
     found: &[Namespace],
     counters: &[Option<TcpCounters>],
     previous: &Snapshot,
     network: Parts,
-) -> (Vec<NetnsSnapshot>, Vec<Namespace>) {
+    hidden: bool,
+) -> (Vec<(Namespace, NetnsSnapshot)>, Vec<Namespace>) {
     let before: HashMap<u64, &NetnsSnapshot> = previous
         .namespaces
         .iter()
@@ -34,9 +38,12 @@ pub fn split(
     let mut carried = Vec::new();
     let mut to_read = Vec::new();
     for (ns, now) in found.iter().zip(counters) {
-        let kept = now.and_then(|now| carried_table(before.get(&ns.inode)?, now, network));
+        let takeable = !hidden || matches!(ns.handle, Handle::Processes(_));
+        let kept = now
+            .filter(|_| takeable)
+            .and_then(|now| carried_table(before.get(&ns.inode)?, now, network));
         match kept {
-            Some(kept) => carried.push(kept),
+            Some(kept) => carried.push((ns.clone(), kept)),
             None => to_read.push(ns.clone()),
         }
     }

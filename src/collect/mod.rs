@@ -201,19 +201,20 @@ fn collect(
         vec![None; found.len()]
     };
     warnings.extend(counted);
-    // A hidden process is placed by the tables read this tick, so with
-    // one about every table is read.
     let hidden = processes.iter().any(|p| matches!(p.netns, NetnsId::Hidden(_)));
     let (carried, to_read) = match previous {
-        Some(previous) if !hidden => carry::split(&found, &counters, previous, plan.network),
-        _ => (Vec::new(), found),
+        Some(previous) => carry::split(&found, &counters, previous, plan.network, hidden),
+        None => (Vec::new(), found),
     };
     let mut tables = read_netns::read_tables(&proc, &to_read, how, threads);
+    for (ns, _) in &carried {
+        tables.note_entry(&proc, ns);
+    }
     read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
     carry::attach_counters(&mut namespaces, &to_read, &counters);
-    namespaces.extend(carried);
+    namespaces.extend(carried.into_iter().map(|(_, kept)| kept));
     drop_duplicate_inodes(&mut namespaces);
 
     let mut wanted: HashSet<u64> = namespaces
