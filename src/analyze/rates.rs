@@ -7,11 +7,14 @@
 //! - Per destination: the sockets new since the last snapshot (a cookie not
 //!   seen before; with the text tables, a 4-tuple whose socket does not
 //!   continue one seen before), new TIME_WAITs of connections shorter than
-//!   the tick included, scaled so that a namespace's rows add up to its
+//!   the tick included, fitted so that a namespace's rows add up to its
 //!   counter: connections no socket showed (closed by a reset, or, accepted
-//!   ones, closed first by the client, which leaves no TIME_WAIT here) are
-//!   shared among its destinations as they were seen; where none was seen,
-//!   they are a row of their own whose destination is unknown.
+//!   ones, closed first by the client, which leaves no TIME_WAIT here) were
+//!   short, so they are shared among its destinations as the connections
+//!   shorter than the tick that were seen (new and closed already) were;
+//!   where none was seen, they go to the namespace's only listening port
+//!   (accepted ones, when it has one), else to a row of their own whose
+//!   destination is unknown.
 //! - Closed: sockets gone or turned TIME_WAIT since the last snapshot, new
 //!   TIME_WAITs included, and the connections no socket showed, which are
 //!   gone by now too.
@@ -212,12 +215,11 @@ impl<'a> Ticking<'_, 'a> {
             return;
         };
         self.intervals.insert(ns.id, interval_ms);
+        let mut touched: HashSet<Slot> = seen.iter().filter_map(|(_, _, slot)| *slot).collect();
         // Nothing but TIME_WAITs expiring: nothing new, nothing closed.
-        let still = delta.is_some_and(|d| d.still);
-        let (observed_new, to_budgets) = if still {
-            ([0, 0], HashMap::new())
-        } else {
-            self.changes(ns.id, &seen, interval_ms)
+        let observed = match delta {
+            Some(d) if d.still => Observed::default(),
+            _ => self.changes(ns.id, &seen, interval_ms, &mut touched),
         };
         let seconds = interval_ms as f64 / 1000.0;
         let counted = |direction: Direction| {
@@ -226,17 +228,13 @@ impl<'a> Ticking<'_, 'a> {
                 Direction::In => d.passive_opens,
             })
         };
-        let factor =
-            |direction: Direction| match (counted(direction), observed_new[direction as usize]) {
-                (Some(counted), observed) if observed > 0 => counted as f64 / observed as f64,
-                _ => 1.0,
-            };
-        let factors = [factor(Direction::Out), factor(Direction::In)];
-        for (key, count) in to_budgets {
-            self.per_budget.insert(
-                key,
-                count as f64 * factors[Direction::Out as usize] / seconds,
-            );
+        let fits = [
+            Fit::of(counted(Direction::Out), &observed, Direction::Out),
+            Fit::of(counted(Direction::In), &observed, Direction::In),
+        ];
+        let out = &fits[Direction::Out as usize];
+        for (key, (new, short)) in observed.budgets {
+            self.per_budget.insert(key, out.new(new, short) / seconds);
         }
         let failed = delta.map(|d| d.attempt_fails as f64 / seconds);
         if let Some(d) = delta {
@@ -249,16 +247,16 @@ impl<'a> Ticking<'_, 'a> {
         let owner = namespace_owner(self.now.snapshot, ns.id).unwrap_or(Owner::NONE);
         let namespace_level = self.owners.intern(RowOwner::of(&owner));
         let mut failed_shown = false;
-        for (slot, tally) in self
-            .slots
-            .iter_mut()
-            .filter(|(slot, _)| slot.netns == ns.id)
-        {
-            let factor = factors[slot.direction as usize];
-            let new = tally.new as f64 * factor;
-            // Counted connections no socket showed are gone by now.
-            let unseen = tally.new as f64 * (factor - 1.0).max(0.0);
-            tally.rates = Some((new / seconds, (tally.closed as f64 + unseen) / seconds));
+        for slot in &touched {
+            let Some(tally) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            let fit = &fits[slot.direction as usize];
+            let shared = fit.share(tally.new_closed);
+            tally.rates = Some((
+                fit.new(tally.new, tally.new_closed) / seconds,
+                (tally.closed as f64 + shared) / seconds,
+            ));
             if self
                 .owners
                 .names_only_the_namespace(slot.owner, namespace_level)
@@ -267,18 +265,17 @@ impl<'a> Ticking<'_, 'a> {
                 failed_shown = true;
             }
         }
-        // Counted connections of a direction no socket showed at all, and
-        // failures where no row stands for the namespace: accepted ones
-        // on the namespace's one listening port, if it has one; else rows
-        // of their own, destination unknown.
+        // Counted connections no socket showed, where no short connection
+        // was seen to share them among, and failures where no row stands
+        // for the namespace: accepted ones on the namespace's one listening
+        // port, if it has one; else rows of their own, destination unknown.
         let filter = self.filter;
         let any_end = filter.remote.is_none() && filter.local.is_none() && filter.port.is_none();
         for direction in [Direction::Out, Direction::In] {
-            let unseen =
-                counted(direction).filter(|&n| n > 0 && observed_new[direction as usize] == 0);
+            let unshared = fits[direction as usize].unshared();
             let failures =
                 direction == Direction::Out && !failed_shown && failed.is_some_and(|f| f > 0.0);
-            if unseen.is_none() && !failures {
+            if unshared == 0 && !failures {
                 continue;
             }
             let listener = match direction {
@@ -298,7 +295,7 @@ impl<'a> Ticking<'_, 'a> {
                 },
                 _ => continue,
             };
-            let rate = unseen.unwrap_or(0) as f64 / seconds;
+            let rate = unshared as f64 / seconds;
             let names_namespace = self
                 .owners
                 .names_only_the_namespace(slot.owner, namespace_level);
@@ -315,14 +312,15 @@ impl<'a> Ticking<'_, 'a> {
     }
 
     /// Counts the sockets of the namespace new or closed since the last
-    /// snapshot into their rows; returns how many are new, by direction,
-    /// and the new outbound ones by connect() budget.
+    /// snapshot into their rows (adding rows of gone sockets to
+    /// `touched`); returns what was seen new, by direction and budget.
     fn changes(
         &mut self,
         netns: NetnsId,
         seen: &[(&Row<'a>, Direction, Option<Slot>)],
         interval_ms: u64,
-    ) -> ([u64; 2], HashMap<BudgetKey, u64>) {
+        touched: &mut HashSet<Slot>,
+    ) -> Observed {
         let before = self.before;
         let before_rows = self
             .before_rows
@@ -333,8 +331,7 @@ impl<'a> Ticking<'_, 'a> {
             .filter(|row| is_connection(row.socket))
             .map(|row| (SocketKey::of(row.netns, row.socket), row.socket))
             .collect();
-        let mut observed_new = [0u64; 2];
-        let mut to_budgets: HashMap<BudgetKey, u64> = HashMap::new();
+        let mut observed = Observed::default();
         let mut now_by_key: HashMap<SocketKey, &Socket> = HashMap::with_capacity(seen.len());
         for &(row, direction, slot) in seen {
             let s = row.socket;
@@ -347,8 +344,11 @@ impl<'a> Ticking<'_, 'a> {
                 Some(p) => (false, !is_closed(p) && is_closed(s)),
                 None => (true, is_closed(s)),
             };
+            // New and closed already: a connection shorter than the tick.
+            let short = new && closed;
             if new {
-                observed_new[direction as usize] += 1;
+                observed.new[direction as usize] += 1;
+                observed.short[direction as usize] += u64::from(short);
                 if direction == Direction::Out {
                     let budget = (
                         row.netns,
@@ -356,11 +356,14 @@ impl<'a> Ticking<'_, 'a> {
                         unmapped(s.remote),
                         s.remote_port,
                     );
-                    *to_budgets.entry(budget).or_default() += 1;
+                    let counts = observed.budgets.entry(budget).or_default();
+                    counts.0 += 1;
+                    counts.1 += u64::from(short);
                 }
             }
             if let Some(tally) = slot.and_then(|slot| self.slots.get_mut(&slot)) {
                 tally.new += u64::from(new);
+                tally.new_closed += u64::from(short);
                 tally.closed += u64::from(closed);
             }
         }
@@ -379,12 +382,13 @@ impl<'a> Ticking<'_, 'a> {
             }
             let direction = self.listening_before.direction(row.netns, p);
             let slot = slot(self.before_owners[row.owner as usize], row, direction);
+            touched.insert(slot);
             self.slots
                 .entry(slot)
                 .or_insert_with(|| Tally::new(Some(interval_ms)))
                 .closed += 1;
         }
-        (observed_new, to_budgets)
+        observed
     }
 }
 
@@ -499,9 +503,82 @@ struct Slot {
     end: End,
 }
 
+/// What a namespace's sockets showed new since the last snapshot.
+#[derive(Default)]
+struct Observed {
+    /// By direction.
+    new: [u64; 2],
+    /// Of those, connections shorter than the tick: closed already.
+    short: [u64; 2],
+    /// Outbound, by connect() budget: (new, short).
+    budgets: HashMap<BudgetKey, (u64, u64)>,
+}
+
+/// How a direction's sockets seen new are fitted to its counter. The
+/// connections counted that no socket showed were short (they are gone by
+/// the tick), so they are shared among the rows as the short connections
+/// seen were; with none seen they are left to a row of their own. Sockets
+/// seen beyond the count (one connected between the counters' read and the
+/// table's) are scaled down to it.
+struct Fit {
+    scale: f64,
+    missed: u64,
+    short: u64,
+}
+
+impl Fit {
+    fn of(counted: Option<u64>, observed: &Observed, direction: Direction) -> Fit {
+        let (seen, short) = (
+            observed.new[direction as usize],
+            observed.short[direction as usize],
+        );
+        match counted {
+            Some(counted) if counted < seen => Fit {
+                scale: counted as f64 / seen as f64,
+                missed: 0,
+                short,
+            },
+            Some(counted) => Fit {
+                scale: 1.0,
+                missed: counted - seen,
+                short,
+            },
+            None => Fit {
+                scale: 1.0,
+                missed: 0,
+                short,
+            },
+        }
+    }
+
+    /// A row's share of the missed connections, for its `short` ones seen.
+    fn share(&self, short: u64) -> f64 {
+        match self.short {
+            0 => 0.0,
+            all => self.missed as f64 * short as f64 / all as f64,
+        }
+    }
+
+    /// A row's new connections, for its `new` sockets seen, `short` of them.
+    fn new(&self, new: u64, short: u64) -> f64 {
+        new as f64 * self.scale + self.share(short)
+    }
+
+    /// Missed connections no row takes: none short was seen.
+    fn unshared(&self) -> u64 {
+        if self.short == 0 {
+            self.missed
+        } else {
+            0
+        }
+    }
+}
+
 struct Tally {
-    /// Sockets observed; scaled into `rates` once the namespace is done.
+    /// Sockets observed; fitted into `rates` once the namespace is done.
     new: u64,
+    /// Of those, already closed: connections shorter than the tick.
+    new_closed: u64,
     closed: u64,
     /// (new, closed) per second.
     rates: Option<(f64, f64)>,
@@ -515,6 +592,7 @@ impl Tally {
     fn new(interval_ms: Option<u64>) -> Tally {
         Tally {
             new: 0,
+            new_closed: 0,
             closed: 0,
             rates: None,
             failed: None,
@@ -908,9 +986,9 @@ mod tests {
 
     #[test]
     fn rates_are_exact_per_namespace_over_its_own_interval_and_shared_among_destinations() {
-        // Pod A, read at 1.0 s and 3.0 s: 100 connections opened, 2 failed.
-        // Its sockets show 30 new ones to DB (two of them still open, held
-        // by the app) and 10 to WEB (short: TIME_WAITs already), and one
+        // Pod A, read at 1.0 s and 3.0 s: 78 connections opened, 2 failed.
+        // Its sockets show 30 new ones to DB (28 already TIME_WAITs, 2
+        // still open, held by the app) and 10 to WEB (TIME_WAITs), and one
         // connection to WEB that was open is now a TIME_WAIT.
         let before_a = vec![sock(40000, WEB, TcpState::Established, 1, 1)];
         let mut now_a = vec![sock(40000, WEB, TcpState::TimeWait, 1, 0)];
@@ -937,7 +1015,7 @@ mod tests {
         );
         let now = node(
             3_000,
-            (counters(3_000, 600, 9), now_a),
+            (counters(3_000, 578, 9), now_a),
             Some((counters(2_500, 20, 0), vec![])),
         );
         let attributed = [attribute(&before), attribute(&now)];
@@ -950,13 +1028,13 @@ mod tests {
         );
         let (a, b) = (Some("cart-0".to_string()), Some("cart-1".to_string()));
         let client = Some("client".to_string());
-        // Pod A: 100 counted for 40 seen, a factor of 2.5 over 2 s. To DB:
-        // 28 new TIME_WAITs (pod-level) → 35/s new, 35/s closed (28 closed
-        // + 42 unseen, over 2 s); 2 held by the app → 2.5/s new, and the
-        // 3 unseen of them closed → 1.5/s. To WEB: 10 new TIME_WAITs →
-        // 12.5/s new, 12.5/s closed, plus the one turned TIME_WAIT
-        // (0.5/s), counted where its TIME_WAIT is, once. Failed: 2 over 2 s, on pod-level rows only. Pod B: 20 over 1 s,
-        // no socket: a row of its own, destination unknown.
+        // Pod A: 78 counted, 40 seen: 38 missed, shared as the 38 short
+        // connections seen were, 28 to DB and 10 to WEB, over 2 s. DB, pod
+        // level: (28 seen + 28 shared) / 2 = 28/s new and closed; the
+        // app's 2 open ones, 1/s new, none closed. WEB: (10 + 10) / 2 =
+        // 10/s new, and closed (10 + 10 + the one turned TIME_WAIT) / 2 =
+        // 10.5/s. Failed: 2 over 2 s, on the pod-level rows only. Pod B:
+        // 20 over 1 s, no socket: a row of its own, destination unknown.
         assert_eq!(
             summary(&tick),
             vec![
@@ -964,8 +1042,8 @@ mod tests {
                     a.clone(),
                     None,
                     Some(remote(DB)),
-                    Some(35.0),
-                    Some(35.0),
+                    Some(28.0),
+                    Some(28.0),
                     Some(1.0),
                     0,
                     28
@@ -984,8 +1062,8 @@ mod tests {
                     a.clone(),
                     None,
                     Some(remote(WEB)),
-                    Some(12.5),
-                    Some(13.0),
+                    Some(10.0),
+                    Some(10.5),
                     Some(1.0),
                     0,
                     11
@@ -994,8 +1072,8 @@ mod tests {
                     a,
                     client,
                     Some(remote(DB)),
-                    Some(2.5),
-                    Some(1.5),
+                    Some(1.0),
+                    Some(0.0),
                     None,
                     2,
                     0
@@ -1007,9 +1085,10 @@ mod tests {
         let node = tick.node;
         assert_eq!(
             (node.opened_per_s, node.failed_per_s, node.time_wait),
-            (70.0, 1.0, 39)
+            (59.0, 1.0, 39)
         );
-        // Per connect() budget, scaled like the rows: 30 to DB, 10 to WEB.
+        // Per connect() budget, fitted like the rows: (30 + 28) / 2 to
+        // DB, (10 + 10) / 2 to WEB.
         let budget = |to: &str| {
             let addr: std::net::SocketAddr = to.parse().unwrap();
             tick.per_budget[&(
@@ -1019,7 +1098,45 @@ mod tests {
                 addr.port(),
             )]
         };
-        assert_eq!((budget(DB), budget(WEB)), (37.5, 12.5));
+        assert_eq!((budget(DB), budget(WEB)), (29.0, 10.0));
+    }
+
+    #[test]
+    fn missed_connections_are_not_given_to_long_ones() {
+        // A server on two ports: 91 accepted in 1 s, each closed by its
+        // client first (nothing left here) but one long-lived, on 8080.
+        let listeners = vec![
+            sock(8080, "0.0.0.0:0", TcpState::Listen, 1, 3),
+            sock(9090, "0.0.0.0:0", TcpState::Listen, 2, 4),
+        ];
+        let mut now_a = listeners.clone();
+        now_a.push(sock(8080, "198.18.9.9:50000", TcpState::Established, 5, 7));
+        let accepted = |read_ms, n| TcpCounters {
+            passive_opens: n,
+            ..counters(read_ms, 0, 0)
+        };
+        let before = node(1_000, (accepted(1_000, 0), listeners), None);
+        let now = node(2_000, (accepted(2_000, 91), now_a), None);
+        let attributed = [attribute(&before), attribute(&now)];
+        let tick = run(
+            &before,
+            &now,
+            &attributed,
+            &everything(),
+            Grouping::ServiceEnd,
+        );
+        let rows: Vec<(Option<End>, Option<f64>)> = tick
+            .rows
+            .iter()
+            .map(|r| (r.end.one().copied(), r.new_per_s))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (Some(End::Unseen), Some(90.0)),
+                (Some(End::Listening(8080)), Some(1.0))
+            ]
+        );
     }
 
     #[test]

@@ -245,7 +245,15 @@ fn unreadable_processes(
     let ownerless = attributed
         .rows
         .iter()
-        .filter(|r| r.socket.inode != 0 && attributed.owner(r).attribution != Attribution::Process)
+        .filter(|r| {
+            // --watch names a socket by its cgroup without its process, or
+            // by the process that held it: nothing is lost there.
+            let found = matches!(
+                attributed.owner(r).attribution,
+                Attribution::Process | Attribution::Cgroup | Attribution::History
+            );
+            r.socket.inode != 0 && !found
+        })
         .count() as u64;
     let hidden = attributed
         .rows

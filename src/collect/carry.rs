@@ -99,13 +99,15 @@ pub fn carried_table(
     })
 }
 
-/// Gives each namespace read this tick the counters read for it.
+/// Gives each namespace read this tick the counters read for it: those of
+/// the namespace `found` with the same inode (`counters` is in `found`'s
+/// order, of which only some were read).
 pub fn attach_counters(
     namespaces: &mut [NetnsSnapshot],
-    read: &[Namespace],
+    found: &[Namespace],
     counters: &[Option<TcpCounters>],
 ) {
-    let by_inode: HashMap<u64, TcpCounters> = read
+    let by_inode: HashMap<u64, TcpCounters> = found
         .iter()
         .zip(counters)
         .filter_map(|(ns, counters)| Some((ns.inode, (*counters)?)))
@@ -283,6 +285,23 @@ mod tests {
             None
         );
         assert!(carried_table(&nat, counters(11_000, 3), Parts::None).is_some());
+    }
+
+    #[test]
+    fn counters_go_to_the_namespace_they_were_read_in() {
+        // Three found, the middle one carried: the two read get their own.
+        let found: Vec<Namespace> = (1..=3)
+            .map(|inode| Namespace {
+                inode,
+                handle: Handle::Processes(vec![inode as u32]),
+            })
+            .collect();
+        let counters: Vec<Option<TcpCounters>> =
+            (1..=3).map(|n| Some(counters(n * 1_000, 0))).collect();
+        let mut read = vec![testing::netns(3, vec![]), testing::netns(1, vec![])];
+        attach_counters(&mut read, &found, &counters);
+        assert_eq!(read[0].counters.map(|c| c.read_ms), Some(3_000));
+        assert_eq!(read[1].counters.map(|c| c.read_ms), Some(1_000));
     }
 
     #[test]

@@ -204,7 +204,7 @@ fn collect(
     let hidden = processes.iter().any(|p| matches!(p.netns, NetnsId::Hidden(_)));
     let (carried, to_read) = match previous {
         Some(previous) => carry::split(&found, &counters, previous, plan.network, hidden),
-        None => (Vec::new(), found),
+        None => (Vec::new(), found.clone()),
     };
     let mut tables = read_netns::read_tables(&proc, &to_read, how, threads);
     for (ns, _) in &carried {
@@ -213,7 +213,7 @@ fn collect(
     read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
-    carry::attach_counters(&mut namespaces, &to_read, &counters);
+    carry::attach_counters(&mut namespaces, &found, &counters);
     namespaces.extend(carried.into_iter().map(|(_, kept)| kept));
     drop_duplicate_inodes(&mut namespaces);
 
