@@ -60,7 +60,7 @@ pub fn run(config: &Config, watch: Watch, out: &mut impl Write) -> Result<(), Ap
         frame: None,
     };
     if let Output::Screen(screen) = &mut output {
-        let lines = [format!("cnetstat --watch: reading the node…")];
+        let lines = ["cnetstat --watch: reading the node…".to_owned()];
         screen.draw(out, &lines).map_err(AppError::Output)?;
     }
     let result = watch_loop(

@@ -390,6 +390,26 @@ mod tests {
     use crate::model::{testing, ConntrackStats, NetnsSnapshot};
 
     #[test]
+    fn unread_counters_say_the_rates_are_lost() {
+        let mut snapshot = testing::snapshot();
+        for inode in [4026532001, 4026532002] {
+            snapshot.warnings.push(Warning::CountersUnreadable {
+                netns: Some(inode),
+                error: format!("/proc/{inode}/net/snmp: Permission denied"),
+            });
+        }
+        let attributed = attribute(&snapshot);
+        assert_eq!(
+            describe(&snapshot, &attributed),
+            vec![
+                "the TCP counters of 2 network namespaces could not be read (first: \
+                 /proc/4026532001/net/snmp: Permission denied): their rates are unknown, and \
+                 their tables are read again every tick"
+            ]
+        );
+    }
+
+    #[test]
     fn unread_network_parts_say_what_port_budgets_lose_and_which_capability_to_add() {
         let mut snapshot = testing::snapshot();
         snapshot.collector.cap_eff = Some(!(1 << Collector::CAP_NET_ADMIN));
