@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use super::attribute::{Attributed, Attribution, Owner, Row};
 use super::direction::{Direction, Listening};
 use super::order::identity_ranks;
-use crate::model::{NetnsId, Proto, TcpState};
+use crate::model::{NetnsId, Proto, ShownState};
 
 /// A key of `--by`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,18 +182,18 @@ pub struct Group<'a> {
     /// Distinct client addresses, for inbound groups.
     pub clients: Option<u64>,
     pub count: u64,
-    /// Count per state, indexed by the kernel's state number.
-    by_state: [u32; 13],
+    /// Count per shown state, in [`ShownState::ORDER`].
+    by_state: [u32; ShownState::ORDER.len()],
     /// Orders groups of equal count by their owners' names.
     rank: u32,
 }
 
 impl Group<'_> {
-    /// Non-zero counts, in the kernel's state order.
-    pub fn states(&self) -> impl Iterator<Item = (TcpState, u32)> + '_ {
-        TcpState::ALL
+    /// Non-zero counts, in the kernel's state order (UDP's UNCONN by CLOSE).
+    pub fn states(&self) -> impl Iterator<Item = (ShownState, u32)> + '_ {
+        ShownState::ORDER
             .into_iter()
-            .map(|state| (state, self.by_state[state as usize]))
+            .map(|state| (state, self.by_state[state.index()]))
             .filter(|(_, n)| *n > 0)
     }
 }
@@ -206,7 +206,7 @@ struct GroupKey {
     proto: Option<Proto>,
     local: Option<(IpAddr, Option<u16>)>,
     remote: Option<(IpAddr, Option<u16>)>,
-    state: Option<TcpState>,
+    state: Option<ShownState>,
 }
 
 /// Groups, largest first; equal counts in name order (numbers in names
@@ -239,7 +239,7 @@ pub fn summarize<'a>(
             remote: grouping
                 .remote(direction)
                 .map(|end| end.of(socket.remote, socket.remote_port)),
-            state: grouping.has(Key::State).then_some(socket.state),
+            state: grouping.has(Key::State).then(|| socket.shown_state()),
         };
         let unnamed_id = owner.container_id.filter(|_| owner.container.is_none());
         let pod_level = owner.attribution == Attribution::Netns && owner.pod.is_some();
@@ -257,7 +257,7 @@ pub fn summarize<'a>(
                 remote: key.remote,
                 clients: None,
                 count: 0,
-                by_state: [0; 13],
+                by_state: [0; ShownState::ORDER.len()],
                 rank: rank[row.owner as usize],
             });
             clients.push(HashSet::new());
@@ -276,20 +276,15 @@ pub fn summarize<'a>(
             group.rank = group.rank.min(rank[row.owner as usize]);
         }
         group.count += 1;
-        group.by_state[socket.state as usize] += 1;
-        if direction == Direction::In {
+        group.by_state[socket.shown_state().index()] += 1;
+        // A listening socket's remote end is the wildcard, no client.
+        if direction == Direction::In && !socket.listens() {
             clients[slot].insert(socket.remote);
         }
     }
     for (group, clients) in groups.iter_mut().zip(clients) {
         if group.direction == Field::One(Direction::In) {
-            // A listener's remote end is the wildcard, no client.
-            let listeners_only = group.states().all(|(state, _)| state == TcpState::Listen);
-            group.clients = Some(if listeners_only {
-                0
-            } else {
-                clients.len() as u64
-            });
+            group.clients = Some(clients.len() as u64);
         }
     }
     groups.sort_unstable_by(|a, b| {
@@ -391,18 +386,18 @@ mod tests {
         }
     }
 
-    /// The pod listens on 8080.
-    fn listening() -> Listening {
+    /// The pod listens on TCP 8080, and on UDP where `rows` hold an
+    /// unconnected socket.
+    fn listening(rows: &[Row<'_>]) -> Listening {
         let mut snapshot = testing::snapshot();
-        snapshot.namespaces.push(testing::netns(
-            POD_NS,
-            vec![testing::socket(
-                "0.0.0.0:8080",
-                "0.0.0.0:0",
-                TcpState::Listen,
-                9,
-            )],
-        ));
+        let mut sockets = vec![testing::socket(
+            "0.0.0.0:8080",
+            "0.0.0.0:0",
+            TcpState::Listen,
+            9,
+        )];
+        sockets.extend(rows.iter().map(|r| *r.socket).filter(|s| s.listens()));
+        snapshot.namespaces.push(testing::netns(POD_NS, sockets));
         Listening::of(&snapshot)
     }
 
@@ -413,10 +408,10 @@ mod tests {
         };
         // The groups borrow names from the owners; the test keeps both.
         let attributed: &'static Attributed<'static> = Box::leak(Box::new(attributed));
-        summarize(attributed, rows, &listening(), grouping)
+        summarize(attributed, rows, &listening(rows), grouping)
     }
 
-    use TcpState::*;
+    use crate::model::TcpState::{self, *};
 
     #[test]
     fn inbound_groups_per_listening_port_with_clients_outbound_per_destination() {
@@ -502,11 +497,72 @@ mod tests {
         );
         assert_eq!(
             cart0.states().collect::<Vec<_>>(),
-            vec![(Established, 1), (TimeWait, 2)]
+            vec![
+                (ShownState::Kernel(Established), 1),
+                (ShownState::Kernel(TimeWait), 2)
+            ]
         );
         assert_eq!((groups[1].pod, groups[1].count), (Field::One("cart-10"), 1));
         // The namespace is no key but is the same for all: it is kept.
         assert_eq!(cart0.namespace, Field::One("shop"));
+    }
+
+    fn udp_row(owner: u32, local: &str, remote: &str, state: TcpState) -> Row<'static> {
+        Row {
+            socket: Box::leak(Box::new(testing::udp_socket(local, remote, state, 0))),
+            netns: NetnsId::Inode(POD_NS),
+            owner,
+        }
+    }
+
+    #[test]
+    fn udp_counts_apart_from_tcp_and_names_unconnected_sockets_unconn() {
+        let dns = "10.0.0.10:53";
+        let rows = [
+            // The pod's resolver: three queries from fresh ports.
+            udp_row(1, "10.0.0.5:41000", dns, Established),
+            udp_row(1, "10.0.0.5:41001", dns, Established),
+            udp_row(1, "10.0.0.5:41002", dns, Established),
+            // Its DNS server on 5353: unconnected, and one socket connected
+            // to a client from its port.
+            udp_row(1, "0.0.0.0:5353", "0.0.0.0:0", Close),
+            udp_row(1, "10.0.0.5:5353", "10.0.0.7:40000", Established),
+            // A query from 8080, the port of the pod's TCP listener
+            // (listening()): a port of the other space, outbound.
+            udp_row(1, "10.0.0.5:8080", dns, Established),
+            // TCP to the same address and port as the queries.
+            row(1, POD_NS, "10.0.0.5:42000", dns, Established),
+        ];
+        let groups = summarize_rows(&rows, Grouping::by(&[Key::Proto, Key::Direction, Key::Remote]));
+        let shown: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                let states: Vec<(&str, u32)> = g.states().map(|(s, n)| (s.name(), n)).collect();
+                (g.proto, g.direction, g.remote.map(|(ip, port)| (ip.to_string(), port)), g.clients, states)
+            })
+            .collect();
+        let (out, inbound) = (Field::One(Direction::Out), Field::One(Direction::In));
+        assert_eq!(
+            shown,
+            vec![
+                (Field::One(Proto::Udp), out, Some(("10.0.0.10".into(), Some(53))), None, vec![("ESTABLISHED", 4)]),
+                // Equal counts: outbound first, then by the far end.
+                (Field::One(Proto::Tcp), out, Some(("10.0.0.10".into(), Some(53))), None, vec![("ESTABLISHED", 1)]),
+                // An inbound group's far end is the client's address; the
+                // unconnected socket's wildcard is no client.
+                (Field::One(Proto::Udp), inbound, Some(("0.0.0.0".into(), None)), Some(0), vec![("UNCONN", 1)]),
+                (Field::One(Proto::Udp), inbound, Some(("10.0.0.7".into(), None)), Some(1), vec![("ESTABLISHED", 1)]),
+            ]
+        );
+        // By pod alone: one group, UNCONN and ESTABLISHED of both protocols
+        // counted by their shown names, the wildcard no client.
+        let by_pod = summarize_rows(&rows, Grouping::by(&[Key::Pod]));
+        assert_eq!(by_pod.len(), 1);
+        let states: Vec<(&str, u32)> = by_pod[0].states().map(|(s, n)| (s.name(), n)).collect();
+        assert_eq!(states, vec![("ESTABLISHED", 6), ("UNCONN", 1)]);
+        assert_eq!((by_pod[0].proto, by_pod[0].direction), (Field::Several, Field::Several));
+        let by_state = summarize_rows(&rows, Grouping::by(&[Key::State]));
+        assert_eq!(by_state.iter().map(|g| g.count).collect::<Vec<_>>(), [6, 1]);
     }
 
     #[test]
@@ -572,7 +628,7 @@ mod tests {
             row(3, OTHER_NS, "10.0.0.1:1", "10.0.0.9:5432", Established),
             row(4, OTHER_NS, "10.0.0.1:2", "10.0.0.9:5432", Established),
         ];
-        let groups = summarize(attributed, &rows, &listening(), Grouping::ServiceEnd);
+        let groups = summarize(attributed, &rows, &listening(&rows), Grouping::ServiceEnd);
         assert_eq!(groups.len(), 1);
         assert_eq!(
             (groups[0].container, groups[0].count),

@@ -22,7 +22,8 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::model::{
-    Collector, NetnsSnapshot, Snapshot, SocketOwners, StateSet, Warnings, FORMAT_VERSION,
+    Collector, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet, Warnings,
+    FORMAT_VERSION,
 };
 use crate::names;
 use host_root::HostRoot;
@@ -37,6 +38,8 @@ pub struct Plan {
     /// Whether `proc_dir` is this machine's live procfs, not a recorded tree.
     pub live: bool,
     pub reader: TableReader,
+    /// The protocols whose tables to read.
+    pub protocols: Protocols,
     /// The states to ask the kernel for.
     pub states: StateSet,
     /// The states of the sockets whose owning process to look up.
@@ -111,11 +114,12 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     let taken = clock::now();
     let how = read_netns::How {
         reader: plan.reader,
+        protocols: plan.protocols,
         states: plan.states,
         network: plan.network,
     };
     let mut tables = read_netns::read_tables(&proc, &found, how, threads);
-    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
+    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, how);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
     drop_duplicate_inodes(&mut namespaces);
@@ -138,7 +142,9 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         version: FORMAT_VERSION,
         taken,
         collector: collector(),
+        protocols: plan.protocols,
         states: plan.states,
+        owners_for: plan.owners_for,
         host_netns: host_netns(&proc, plan.live),
         namespaces,
         processes,

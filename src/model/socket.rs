@@ -63,6 +63,15 @@ pub enum Transport {
     Udp,
 }
 
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
 /// Which transports a read or a view covers (`-t`, `-u`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Protocols {

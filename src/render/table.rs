@@ -13,7 +13,7 @@ use crate::analyze::attribute::{Attributed, Attribution, Owner, Row};
 use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
-use crate::model::{NetnsId, Timer};
+use crate::model::{NetnsId, Timer, Transport};
 
 const DASH: &str = "-";
 const SEVERAL: &str = "*";
@@ -54,7 +54,7 @@ pub fn table_rows(
             Cell::Static(s.proto.name()),
             Cell::Endpoint(s.local, Some(s.local_port)),
             Cell::Endpoint(s.remote, Some(s.remote_port)),
-            Cell::Static(s.state.name()),
+            Cell::Static(s.shown_state().name()),
             Cell::Timer(s.timer, s.expires_ms),
         ]
     };
@@ -214,7 +214,7 @@ pub fn table_ports<'a>(
         true,
         true,
         true,
-        budgets.iter().any(|b| b.proto != Some("tcp")),
+        budgets.iter().any(|b| b.proto != Some(Transport::Tcp)),
         true,
         true,
         true,
@@ -248,7 +248,7 @@ pub fn table_ports<'a>(
             pod,
             Cell::name(b.container),
             scope,
-            Cell::Static(b.proto.unwrap_or(DASH)),
+            Cell::Static(b.proto.map_or(DASH, |p| p.name())),
             b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
             b.dst_addr
                 .map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, b.dst_port)),
