@@ -173,6 +173,8 @@ pub struct Group<'a> {
     /// Every socket is its pod's, found through the namespace: TIME_WAITs
     /// and the like, which any of the pod's containers may have made.
     pub pod_level: bool,
+    /// Every socket is one the kernel holds.
+    pub kernel: bool,
     pub netns: Field<NetnsId>,
     pub direction: Field<Direction>,
     pub proto: Field<Proto>,
@@ -243,6 +245,7 @@ pub fn summarize<'a>(
         };
         let unnamed_id = owner.container_id.filter(|_| owner.container.is_none());
         let pod_level = owner.attribution == Attribution::Netns && owner.pod.is_some();
+        let kernel = owner.attribution == Attribution::Kernel;
         let slot = *index.entry(key).or_insert_with(|| {
             groups.push(Group {
                 namespace: Field::start(owner.namespace),
@@ -250,6 +253,7 @@ pub fn summarize<'a>(
                 container: Field::start(owner.container),
                 container_id: Field::start(unnamed_id),
                 pod_level,
+                kernel,
                 netns: Field::One(row.netns),
                 direction: Field::One(direction),
                 proto: Field::One(socket.proto),
@@ -270,6 +274,7 @@ pub fn summarize<'a>(
             group.container.add(owner.container);
             group.container_id.add(unnamed_id);
             group.pod_level &= pod_level;
+            group.kernel &= kernel;
             group.netns.add(Some(row.netns));
             group.direction.add(Some(direction));
             group.proto.add(Some(socket.proto));
@@ -300,10 +305,10 @@ pub fn summarize<'a>(
 }
 
 /// Each owner's key under the grouping (owners naming the same namespace,
-/// pod and container, as far as those are keys, share one), and whether
-/// anything at all is known of it.
+/// pod and container, as far as those are keys, share one; the kernel is a
+/// container of its own), and whether anything at all is known of it.
 fn owner_keys<'a>(owners: &[Owner<'a>], grouping: Grouping) -> Vec<(u32, bool)> {
-    let mut interned: HashMap<[Option<&'a str>; 3], u32> = HashMap::new();
+    let mut interned: HashMap<([Option<&'a str>; 3], bool), u32> = HashMap::new();
     owners
         .iter()
         .map(|owner| {
@@ -318,8 +323,9 @@ fn owner_keys<'a>(owners: &[Owner<'a>], grouping: Grouping) -> Vec<(u32, bool)> 
                 keyed(Key::Pod, owner.pod),
                 keyed(Key::Container, owner.container.or(unnamed_id)),
             ];
+            let kernel = grouping.has(Key::Container) && owner.attribution == Attribution::Kernel;
             let next = interned.len() as u32;
-            (*interned.entry(identity).or_insert(next), known)
+            (*interned.entry((identity, kernel)).or_insert(next), known)
         })
         .collect()
 }
@@ -563,6 +569,39 @@ mod tests {
         assert_eq!((by_pod[0].proto, by_pod[0].direction), (Field::Several, Field::Several));
         let by_state = summarize_rows(&rows, Grouping::by(&[Key::State]));
         assert_eq!(by_state.iter().map(|g| g.count).collect::<Vec<_>>(), [6, 1]);
+    }
+
+    #[test]
+    fn the_kernels_sockets_are_a_container_of_their_own() {
+        let mut owners = owners();
+        owners.push(owner(Some("shop"), Some("cart-0"), None, Attribution::Kernel));
+        let attributed: &'static Attributed<'static> = Box::leak(Box::new(Attributed {
+            owners,
+            rows: Vec::new(),
+        }));
+        let rows = [
+            udp_row(6, "0.0.0.0:4789", "0.0.0.0:0", Close),
+            row(2, POD_NS, "10.0.0.5:40001", "10.0.0.9:5432", TimeWait),
+            row(1, POD_NS, "10.0.0.5:40002", "10.0.0.9:5432", Established),
+        ];
+        let groups = |keys: &[Key]| summarize(attributed, &rows, &listening(&rows), Grouping::by(keys));
+        let by_container = groups(&[Key::Pod, Key::Container]);
+        let shown: Vec<_> = by_container
+            .iter()
+            .map(|g| (g.container, g.pod_level, g.kernel, g.count))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (Field::One("app"), false, false, 1),
+                (Field::Absent, true, false, 1),
+                (Field::Absent, false, true, 1),
+            ]
+        );
+        // By pod, they are the pod's with the rest.
+        let by_pod = groups(&[Key::Pod]);
+        assert_eq!(by_pod.len(), 1);
+        assert!(!by_pod[0].kernel && !by_pod[0].pod_level);
     }
 
     #[test]

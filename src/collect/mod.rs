@@ -119,6 +119,30 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         network: plan.network,
     };
     let mut tables = read_netns::read_tables(&proc, &found, how, threads);
+    // A process started while the tables were read may hold sockets they
+    // list (a DNS query from a fresh process); unscanned, its sockets would
+    // show no process, or pass for the kernel's. Every process holding a
+    // listed socket is alive now or closed it, so one more listing finds
+    // them all.
+    let pids = match proc.pids() {
+        Ok(now) => {
+            let late: Vec<u32> = now
+                .into_iter()
+                .filter(|pid| pids.binary_search(pid).is_err())
+                .collect();
+            let (more, more_unreadable, more_skipped) =
+                processes::scan_processes(&proc, &late, threads);
+            processes.extend(more);
+            processes.sort_unstable_by_key(|p| p.pid);
+            unreadable.extend(more_unreadable);
+            warnings.extend(more_skipped);
+            let mut all = pids;
+            all.extend(late);
+            all.sort_unstable();
+            all
+        }
+        Err(_) => pids,
+    };
     read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, how);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
@@ -135,6 +159,7 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     } else {
         processes::scan_socket_owners(&proc, &pids, &wanted, threads, &mut unreadable)
     };
+    unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
 

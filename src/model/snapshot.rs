@@ -162,6 +162,11 @@ pub struct Process {
     pub comm: String,
     pub netns: NetnsId,
     pub cgroup: Option<CgroupRef>,
+    /// Its open files could not be read, so the sockets it holds show no
+    /// process. Written only when true; recordings older than the field
+    /// have none set, and say how many there were in their warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fds_unread: bool,
 }
 
 /// Socket inode → the lowest pid holding it open.

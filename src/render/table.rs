@@ -1,7 +1,8 @@
 //! The aligned table for people. Every name passes through the one
 //! escaper, so a crafted container name cannot drive the terminal. Where a
 //! name is missing the table says why: `(pod)` for a pod's sockets that no
-//! process holds, `(host)` for the node's own namespace, `(netns N)` for a
+//! process holds, `(kernel)` for the kernel's own sockets, `(host)` for the
+//! node's own namespace, `(netns N)` for a
 //! namespace whose owner is unknown, `*` where a group's sockets differ.
 
 use std::borrow::Cow;
@@ -16,6 +17,8 @@ use crate::escape::for_terminal;
 use crate::model::{NetnsId, Timer, Transport};
 
 const DASH: &str = "-";
+/// The container of a socket the kernel holds.
+const KERNEL: &str = "(kernel)";
 const SEVERAL: &str = "*";
 /// A number that could not be read.
 const UNKNOWN: &str = "?";
@@ -72,11 +75,13 @@ fn namespace_cell(namespace: Option<&str>, in_host: bool) -> Cell<'_> {
 }
 
 /// The container's name, else its short id, else `(pod)` for a pod's
-/// socket no process holds: any of the pod's containers may have made it.
+/// socket no process holds: any of the pod's containers may have made it;
+/// `(kernel)` for a socket the kernel holds.
 fn container_cell<'a>(owner: &Owner<'a>) -> Cell<'a> {
     match (owner.container, owner.container_id) {
         (Some(name), _) => Cell::name(Some(name)),
         (None, Some(id)) => Cell::name(Some(short_id(id))),
+        (None, None) if owner.attribution == Attribution::Kernel => Cell::Static(KERNEL),
         (None, None) if owner.attribution == Attribution::Netns && owner.pod.is_some() => {
             Cell::Static("(pod)")
         }
@@ -152,6 +157,7 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
         (Field::One(name), _) => Cell::name(Some(name)),
         (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
         (Field::Absent, Field::Absent) if group.pod_level => Cell::Static("(pod)"),
+        (Field::Absent, Field::Absent) if group.kernel => Cell::Static(KERNEL),
         (Field::Absent, Field::Absent) => Cell::Static(DASH),
         _ => Cell::Static(SEVERAL),
     };
