@@ -6,7 +6,8 @@ traffic and TIME_WAITs in each, then the built binary run against them and
 every socket's owner compared with the kernel's tables and with what the test
 built. Python 3 standard library only.
 
-Usage: run.py BINARY          run everything (root; docker, containerd, podman)
+Usage: run.py BINARY          run everything (root; docker, containerd, podman), the
+                              UDP scenario of udp.py last
        run.py --setup-only    build and check the fixtures only, no binary
        run.py --self-test     run every check against oracle.py, a stand-in that
                               answers from what the test knows, to test the checks
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks  # noqa: E402
 import kernel  # noqa: E402
 import pods  # noqa: E402
+import udp  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
     IMAGE,
@@ -594,6 +596,8 @@ def main(argv):
                 e2e.usage_errors,
             ) + (() if self_test else (e2e.record_replay, e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
+            if not self_test:
+                udp.scenario(binary, report, fx, workloads, cleanup)
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
