@@ -6,7 +6,8 @@ traffic and TIME_WAITs in each, then the built binary run against them and
 every socket's owner compared with the kernel's tables and with what the test
 built. Python 3 standard library only.
 
-Usage: run.py BINARY          run everything (root; docker, containerd, podman)
+Usage: run.py BINARY          run everything (root; docker, containerd, podman), the
+                              --ports scenario of ports.py last
        run.py --setup-only    build and check the fixtures only, no binary
        run.py --self-test     run every check against oracle.py, a stand-in that
                               answers from what the test knows, to test the checks
@@ -30,11 +31,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import checks  # noqa: E402
 import kernel  # noqa: E402
+import portnode  # noqa: E402
+import ports  # noqa: E402
 import pods  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
+    CTR_IMAGE,
     IMAGE,
     PODMAN_GLOBAL,
+    PODMAN_IMAGE,
     PREFIX,
     Cleanup,
     CommandError,
@@ -485,6 +490,18 @@ class E2E:
         self.check("DOCKER_HOST=unix:///nonexistent: a warning naming the socket, exit 0", problems)
 
 
+def port_budgets(binary, report):
+    """The --ports scenario (ports.py): its own node, pods and NAT, next to this run's
+    fixtures, on this run's images."""
+    if "--ports" not in run_cnetstat([binary, "--help"]).stdout:
+        if ci_mode():
+            report.check("ports: the binary has --ports", [f"{binary} --help does not list --ports"])
+        else:
+            print(f"SKIP ports scenario: {binary} has no --ports", flush=True)
+        return
+    ports.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
+
+
 def first_difference(a, b):
     for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines())):
         if x != y:
@@ -594,6 +611,8 @@ def main(argv):
                 e2e.usage_errors,
             ) + (() if self_test else (e2e.record_replay, e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
+            if not self_test:
+                port_budgets(binary, report)
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
