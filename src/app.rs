@@ -5,11 +5,12 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use crate::analyze::attribute::Attributed;
 use crate::analyze::direction::Listening;
-use crate::analyze::{attribute, order, summary, warnings};
+use crate::analyze::{attribute, order, ports, summary, warnings};
 use crate::cli::{FileArg, Format};
 use crate::collect::{self, CollectError};
-use crate::config::{Config, Source, View};
+use crate::config::{Config, Show, Source, View};
 use crate::diag;
 use crate::model::Snapshot;
 use crate::record::{self, RecordError};
@@ -63,26 +64,45 @@ fn show(view: &View, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()
     {
         diag::note(&line);
     }
+    let top = view.top.unwrap_or(usize::MAX);
+    match view.show {
+        Show::Ports { snat_ports } => {
+            // A budget counts every socket that holds its ports; the
+            // filter picks which budgets are shown.
+            let budgets = ports::budgets(snapshot, &attributed, &view.filter, snat_ports, top);
+            match view.format {
+                Format::Table => table::table_ports(out, &budgets, snapshot.host_netns),
+                Format::Json => json::json_ports(out, &budgets),
+            }
+        }
+        Show::Summary(grouping) => {
+            keep_wanted(&mut attributed, view);
+            let listening = Listening::of(snapshot);
+            let mut groups =
+                summary::summarize(&attributed, &attributed.rows, &listening, grouping);
+            groups.truncate(top);
+            match view.format {
+                Format::Table => table::table_summary(out, &groups, grouping, snapshot.host_netns),
+                Format::Json => json::json_summary(out, &groups),
+            }
+        }
+        Show::Sockets { timers } => {
+            keep_wanted(&mut attributed, view);
+            order::sort_rows(&mut attributed);
+            let shown = &attributed.rows[..attributed.rows.len().min(top)];
+            match view.format {
+                Format::Table => {
+                    table::table_rows(out, &attributed, shown, snapshot.host_netns, timers)
+                }
+                Format::Json => json::json_rows(out, &attributed, shown),
+            }
+        }
+    }
+}
+
+fn keep_wanted(attributed: &mut Attributed<'_>, view: &View) {
     let owners = &attributed.owners;
     attributed
         .rows
         .retain(|row| view.filter.keeps(row, &owners[row.owner as usize]));
-    let top = view.top.unwrap_or(usize::MAX);
-    if let Some(grouping) = view.summary {
-        let listening = Listening::of(snapshot);
-        let mut groups = summary::summarize(&attributed, &attributed.rows, &listening, grouping);
-        groups.truncate(top);
-        return match view.format {
-            Format::Table => table::table_summary(out, &groups, grouping, snapshot.host_netns),
-            Format::Json => json::json_summary(out, &groups),
-        };
-    }
-    order::sort_rows(&mut attributed);
-    let shown = &attributed.rows[..attributed.rows.len().min(top)];
-    match view.format {
-        Format::Table => {
-            table::table_rows(out, &attributed, shown, snapshot.host_netns, view.timers)
-        }
-        Format::Json => json::json_rows(out, &attributed, shown),
-    }
 }

@@ -47,6 +47,13 @@ Output:
                             container, direction, proto, remote, local,
                             state (implies --summary)
       --top N               Keep only the first N summary groups or rows
+      --ports               Port budgets instead of sockets: how full each
+                            namespace's ephemeral ports are per destination,
+                            the node's SNAT ports per destination, and the
+                            conntrack tables' counters, fullest first
+      --snat-ports N        Also each destination's budget of N ports at a
+                            NAT outside the node (a cloud load balancer's
+                            per-node allocation; implies --ports)
 
 Recordings:
       --record FILE         Also write everything collected (every socket,
@@ -112,6 +119,8 @@ pub struct Args {
     pub top: Option<usize>,
     pub by: Option<Vec<Key>>,
     pub timers: bool,
+    pub ports: bool,
+    pub snat_ports: Option<u32>,
     pub remote: Option<EndpointFilter>,
     pub local: Option<EndpointFilter>,
     pub port: Option<u16>,
@@ -167,6 +176,8 @@ where
         top: None,
         by: None,
         timers: false,
+        ports: false,
+        snat_ports: None,
         remote: None,
         local: None,
         port: None,
@@ -227,6 +238,20 @@ where
                 parsed.summary = true;
             }
             Short('o') | Long("timers") => parsed.timers = true,
+            Long("ports") => parsed.ports = true,
+            Long("snat-ports") => {
+                let value = text_value(&mut parser, "--snat-ports")?;
+                let ports = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=65536).contains(n));
+                parsed.snat_ports = Some(ports.ok_or_else(|| {
+                    UsageError(format!(
+                        "invalid value '{value}' for --snat-ports: expected a number of ports, 1 to 65536"
+                    ))
+                })?);
+                parsed.ports = true;
+            }
             Long("remote") => parsed.remote = Some(endpoint_value(&mut parser, "--remote")?),
             Long("local") => parsed.local = Some(endpoint_value(&mut parser, "--local")?),
             Long("port") => {
@@ -271,6 +296,11 @@ where
         (None, false, true) => listen,
         (None, false, false) => StateSet(StateSet::ALL.0 & !listen.0),
     };
+    if parsed.ports && parsed.summary {
+        return Err(UsageError(
+            "--ports is a view of its own: use it without --summary or --by".into(),
+        ));
+    }
     if parsed.replay.is_some() {
         let collecting = [
             ("--proc", parsed.proc_dir.is_some()),
@@ -542,6 +572,27 @@ mod tests {
                 &["--top", "-1"],
                 "invalid value '-1' for --top: expected how many rows or groups to keep, 0 or more",
             ),
+        ] {
+            let err = run(list).unwrap_err().to_string();
+            assert!(err.contains(needle), "{list:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn ports_and_snat_ports() {
+        let args = run(&["--ports"]).unwrap();
+        assert!(args.ports && args.snat_ports.is_none());
+        let args = run(&["--snat-ports", "1024"]).unwrap();
+        assert!(args.ports, "--snat-ports implies --ports");
+        assert_eq!(args.snat_ports, Some(1024));
+        for (list, needle) in [
+            (
+                &["--snat-ports", "0"][..],
+                "expected a number of ports, 1 to 65536",
+            ),
+            (&["--snat-ports", "many"], "expected a number of ports"),
+            (&["--ports", "--summary"], "--ports is a view of its own"),
+            (&["--ports", "--by", "pod"], "--ports is a view of its own"),
         ] {
             let err = run(list).unwrap_err().to_string();
             assert!(err.contains(needle), "{list:?}: {err}");

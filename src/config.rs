@@ -35,11 +35,21 @@ pub enum Source {
 pub struct View {
     pub filter: Filter,
     pub format: Format,
-    /// How to group a summary; None shows every socket.
-    pub summary: Option<Grouping>,
+    pub show: Show,
     pub top: Option<usize>,
-    /// The table's TIMER column.
-    pub timers: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    /// Every socket; `timers` adds the table's TIMER column.
+    Sockets {
+        timers: bool,
+    },
+    Summary(Grouping),
+    /// Port budgets, with a NAT outside the node of this many ports.
+    Ports {
+        snat_ports: Option<u32>,
+    },
 }
 
 /// A `--root` or `--proc` that cannot be what it should be.
@@ -53,10 +63,20 @@ impl fmt::Display for ConfigError {
 }
 
 pub fn resolve(args: Args) -> Result<Config, ConfigError> {
-    let summary = args.summary.then(|| match &args.by {
-        Some(keys) => Grouping::by(keys),
-        None => Grouping::ServiceEnd,
-    });
+    let show = if args.ports {
+        Show::Ports {
+            snat_ports: args.snat_ports,
+        }
+    } else if args.summary {
+        Show::Summary(match &args.by {
+            Some(keys) => Grouping::by(keys),
+            None => Grouping::ServiceEnd,
+        })
+    } else {
+        Show::Sockets {
+            timers: args.timers,
+        }
+    };
     let view = View {
         filter: Filter {
             states: args.states,
@@ -70,9 +90,8 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             port: args.port,
         },
         format: args.format,
-        summary,
+        show,
         top: args.top,
-        timers: args.timers,
     };
     let mut notes = Vec::new();
     let source = match args.replay {
@@ -81,14 +100,16 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             let root = choose_root(args.root, &mut notes)?;
             let proc_dir = args.proc_dir.unwrap_or_else(|| PathBuf::from("/proc"));
             let live = is_live_procfs(&proc_dir);
-            // A recording holds the whole node; a view asks the kernel for
-            // what it shows, and for the listeners, which tell inbound
-            // sockets from outbound ones.
-            let (states, owners_for) = if args.record.is_some() {
-                (StateSet::ALL, StateSet::ALL)
-            } else {
-                let shown = view.filter.states;
-                (StateSet(shown.0 | TcpState::Listen.bit()), shown)
+            // A recording holds the whole node; port budgets need every
+            // socket that holds a port; a view asks the kernel for what it
+            // shows, and for the listeners, which tell inbound sockets
+            // from outbound ones.
+            let recording = args.record.is_some();
+            let shown = view.filter.states;
+            let (states, owners_for) = match view.show {
+                _ if recording => (StateSet::EVERY, StateSet::EVERY),
+                Show::Ports { .. } => (StateSet::EVERY, shown),
+                _ => (StateSet(shown.0 | TcpState::Listen.bit()), shown),
             };
             Source::Live(Plan {
                 reader: choose_reader(args.backend, live, &mut notes),
@@ -97,6 +118,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 live,
                 states,
                 owners_for,
+                network: recording || matches!(view.show, Show::Ports { .. }),
             })
         }
     };

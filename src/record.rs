@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn a_recording_reads_back_as_the_same_snapshot() {
         let bytes = recorded();
-        assert!(bytes.starts_with(b"{\"version\":1,"));
+        assert!(bytes.starts_with(b"{\"version\":2,"));
         assert!(bytes.ends_with(b"}\n"));
         assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 1);
         let mut expected = testing::snapshot();
@@ -325,22 +325,22 @@ mod tests {
                 "not a cnetstat snapshot",
             ),
             (
-                text.replacen("\"version\":1", "\"version\":99", 1)
+                text.replacen("\"version\":2", "\"version\":99", 1)
                     .into_bytes(),
                 "format 99 is newer",
             ),
             (
-                text.replacen("\"version\":1", "\"version\":0", 1)
+                text.replacen("\"version\":2", "\"version\":0", 1)
                     .into_bytes(),
                 "format 0 is older",
             ),
             (
-                b"{\"taken\":{},\"version\":2}".to_vec(),
-                "format 2 is newer",
+                b"{\"taken\":{},\"version\":3}".to_vec(),
+                "format 3 is newer",
             ),
             (
-                text.replacen(",6,", ",13,", 1).into_bytes(),
-                "unknown TCP state 13",
+                text.replacen(",6,", ",14,", 1).into_bytes(),
+                "unknown TCP state 14",
             ),
         ] {
             let message = error_of(&bytes);

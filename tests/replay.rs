@@ -281,3 +281,150 @@ fn a_recording_read_from_stdin() {
     let top: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(top["count"], 40);
 }
+
+fn replay_ports_text(args: &[&str]) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/snapshots/ports-node.json");
+    let mut all = vec![
+        "--replay",
+        file.to_str().unwrap(),
+        "--ports",
+        "--format",
+        "json",
+    ];
+    all.extend(args);
+    let output = cnetstat(&all);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn replay_ports(args: &[&str]) -> Vec<Value> {
+    replay_ports_text(args)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The budgets of testdata/snapshots/ports-node.json, checked by hand in
+/// its README.
+#[test]
+fn port_budgets_of_a_recorded_node() {
+    let rows = replay_ports(&[]);
+    let budget = |scope: &str, netns: u64, dst: &str| -> (u64, u64, f64) {
+        let row = rows
+            .iter()
+            .find(|r| r["scope"] == scope && r["netns"] == netns && r["dst_addr"] == dst)
+            .unwrap_or_else(|| panic!("no {scope} row for {netns} to {dst}: {rows:#?}"));
+        (
+            row["in_use"].as_u64().unwrap(),
+            row["available"].as_u64().unwrap(),
+            row["used_pct"].as_f64().unwrap(),
+        )
+    };
+    assert_eq!(budget("snat", 4026532322, "198.18.66.3"), (10, 10, 100.0));
+    assert_eq!(budget("snat", 4026532177, "198.18.71.2"), (15, 20, 75.0));
+    assert_eq!(budget("netns", 4026532246, "198.18.71.2"), (21, 30, 70.0));
+    assert_eq!(budget("netns", 4026532697, "198.18.66.3"), (11, 27, 40.7));
+    assert_eq!(budget("netns", 4026532535, "198.18.66.2"), (1, 28232, 0.0));
+    // The fullest first; the podman pod's SNAT row names the pod behind it.
+    assert_eq!(rows[0]["scope"], "snat");
+    assert_eq!(rows[0]["pod"], "narrow-c-91564");
+    assert_eq!(
+        rows[0]["sources"],
+        serde_json::json!([{"namespace": "cnpb-podman", "pod": "narrow-c-91564",
+            "container": null, "src_addr": "198.18.64.4", "count": 10}])
+    );
+    let narrow = rows.iter().find(|r| r["netns"] == 4026532697u64).unwrap();
+    assert_eq!(
+        narrow["states"],
+        serde_json::json!({"ESTABLISHED": 10, "SYN_SENT": 1})
+    );
+    assert_eq!(narrow["container"], "client");
+    let cpl = rows.iter().find(|r| r["netns"] == 4026532246u64).unwrap();
+    assert_eq!(
+        cpl["states"],
+        serde_json::json!({"TIME_WAIT": 14, "CLOSE_WAIT": 3, "LAST_ACK": 4})
+    );
+    // The conntrack counters last, with the trace of the full SNAT budget.
+    let counters: Vec<&Value> = rows.iter().filter(|r| r["scope"] == "conntrack").collect();
+    assert_eq!(counters.len(), 2);
+    assert!(rows.iter().rev().take(2).all(|r| r["scope"] == "conntrack"));
+    let node = counters
+        .iter()
+        .find(|r| r["netns"] == 4026532322u64)
+        .unwrap();
+    assert_eq!(
+        (
+            &node["entries"],
+            &node["insert_failed"],
+            &node["drop"],
+            &node["in_use"]
+        ),
+        (
+            &serde_json::json!(12),
+            &serde_json::json!(3),
+            &serde_json::json!(3),
+            &Value::Null
+        )
+    );
+    // Every row has exactly the documented keys, in the documented order.
+    let keys = [
+        "scope",
+        "netns",
+        "zone",
+        "namespace",
+        "pod",
+        "container",
+        "proto",
+        "src_addr",
+        "dst_addr",
+        "dst_port",
+        "in_use",
+        "available",
+        "used_pct",
+        "states",
+        "next_free_s",
+        "sources",
+        "entries",
+        "max",
+        "insert_failed",
+        "drop",
+        "early_drop",
+    ];
+    for (line, row) in replay_ports_text(&[]).lines().zip(&rows) {
+        assert_eq!(row.as_object().unwrap().len(), keys.len(), "{line}");
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                line.find(&format!("\"{key}\":"))
+                    .unwrap_or_else(|| panic!("{key}: {line}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{line}");
+    }
+}
+
+#[test]
+fn port_budgets_follow_owner_filters_and_top() {
+    let rows = replay_ports(&["--pod", "narrow-c-91564"]);
+    let scopes: Vec<&str> = rows.iter().map(|r| r["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["snat", "netns"]);
+    let rows = replay_ports(&["--top", "2"]);
+    let scopes: Vec<&str> = rows.iter().map(|r| r["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["snat", "snat", "conntrack", "conntrack"]);
+    let rows = replay_ports(&["--snat-ports", "64", "--top", "1"]);
+    assert_eq!(rows[0]["scope"], "snat");
+    let rows = replay_ports(&["--snat-ports", "12"]);
+    let external = rows
+        .iter()
+        .find(|r| r["scope"] == "external" && r["dst_addr"] == "198.18.66.3")
+        .unwrap();
+    // The pod's 11 sockets and the node's 10 SNAT entries of them are 11 flows.
+    assert_eq!(
+        (&external["in_use"], &external["available"]),
+        (&serde_json::json!(11), &serde_json::json!(12))
+    );
+}

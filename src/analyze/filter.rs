@@ -242,24 +242,30 @@ impl EndpointFilter {
     pub fn matches(&self, address: IpAddr, port: u16) -> bool {
         self.port.map_or(true, |p| p == port)
             && self.net.map_or(true, |(net, len)| {
-                let (address, _) = canonical(address, if address.is_ipv4() { 32 } else { 128 });
-                in_prefix(address, net, len)
+                in_prefix(unmapped(address), net, len)
             })
     }
 }
 
-/// v4-mapped IPv6 as the IPv4 it maps, so both spellings compare equal.
+/// A prefix with v4-mapped IPv6 as the IPv4 it maps, so both spellings
+/// compare equal.
 fn canonical(ip: IpAddr, len: u8) -> (IpAddr, u8) {
-    match ip {
-        IpAddr::V6(v6) if len >= 96 => match v6.to_ipv4_mapped() {
-            Some(v4) => (IpAddr::V4(v4), len - 96),
-            None => (ip, len),
-        },
+    match unmapped(ip) {
+        v4 @ IpAddr::V4(_) if ip.is_ipv6() && len >= 96 => (v4, len - 96),
         _ => (ip, len),
     }
 }
 
-fn in_prefix(address: IpAddr, net: IpAddr, len: u8) -> bool {
+/// v4-mapped IPv6 as the IPv4 it maps: a dual-stack socket's addresses,
+/// ports and tuples are IPv4's.
+pub fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+pub fn in_prefix(address: IpAddr, net: IpAddr, len: u8) -> bool {
     match (address, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);

@@ -6,5 +6,6 @@ pub mod attribute;
 pub mod direction;
 pub mod filter;
 pub mod order;
+pub mod ports;
 pub mod summary;
 pub mod warnings;

@@ -2,10 +2,10 @@
 //! run, each saying what the user loses in sockets. A pure function of the
 //! snapshot, so a recording prints the same warnings as the run that made it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::attribute::{Attributed, Attribution};
-use crate::model::{Collector, NetnsId, Runtime, Snapshot, Warning};
+use crate::model::{Collector, NetnsId, NetworkPart, Runtime, Snapshot, Warning};
 
 /// How many unreadable runtime files are named one by one.
 const RUNTIME_FILES_SHOWN: usize = 3;
@@ -16,6 +16,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
     let mut skipped_lines: Option<(u64, &str, u64)> = None;
     let mut runtime_files = 0;
     let mut process_files: Vec<(u32, &str, &str)> = Vec::new();
+    let mut network: BTreeMap<NetworkPart, Vec<(Option<u64>, &str)>> = BTreeMap::new();
     for warning in snapshot.warnings.iter() {
         match warning {
             Warning::NetlinkFallback { error } => lines.push(format!(
@@ -45,6 +46,9 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
                 snapshot, attributed, *ns_links, *fd_tables, *processes, first,
             )),
             Warning::ProcessFile { pid, path, problem } => process_files.push((*pid, path, problem)),
+            Warning::NetworkUnreadable { netns, what, error } => {
+                network.entry(*what).or_default().push((*netns, error))
+            }
             Warning::Docker { error } => {
                 let unnamed = count_rows(attributed, |o| {
                     o.runtime == Some(Runtime::Docker) && o.container.is_none()
@@ -112,7 +116,96 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
         ));
     }
     lines.extend(unreadable_namespaces(snapshot, &unreadable_netns));
+    // Where the conntrack table could not be read there are no SNAT
+    // budgets, so their NAT rules' ranges are not missed.
+    let no_table: Vec<Option<u64>> = network
+        .get(&NetworkPart::ConntrackTable)
+        .map_or(Vec::new(), |list| list.iter().map(|(netns, _)| *netns).collect());
+    if let Some(rules) = network.get_mut(&NetworkPart::NatRules) {
+        rules.retain(|(netns, _)| !no_table.contains(netns));
+    }
+    for (part, namespaces) in &network {
+        if !namespaces.is_empty() {
+            lines.push(unreadable_network(snapshot, *part, namespaces));
+        }
+    }
     lines
+}
+
+/// What `--ports` loses where a part of a namespace's network could not be
+/// read: budget rows, or a number in them.
+fn unreadable_network(
+    snapshot: &Snapshot,
+    part: NetworkPart,
+    namespaces: &[(Option<u64>, &str)],
+) -> String {
+    let (first_netns, first_error) = namespaces[0];
+    let which = match (namespaces.len(), first_netns) {
+        (1, Some(inode)) => format!("network namespace {inode}"),
+        (1, None) => "a network namespace".to_owned(),
+        (n, _) => format!("{n} network namespaces"),
+    };
+    let unread_entries: u64 = namespaces
+        .iter()
+        .filter_map(|(netns, _)| {
+            let ns = snapshot.namespaces.iter().find(|ns| ns.id.inode() == *netns)?;
+            ns.conntrack.map(|stats| stats.entries)
+        })
+        .sum();
+    let collector = &snapshot.collector;
+    let (loss, capability) = match part {
+        NetworkPart::PortSysctls => (
+            "--ports shows their connect() budgets with available unknown".to_owned(),
+            None,
+        ),
+        NetworkPart::Addresses => (
+            "SNAT and external budgets cannot name the pods at their addresses".to_owned(),
+            None,
+        ),
+        NetworkPart::ConntrackCounters => (
+            "their conntrack counters and SNAT budgets are missing".to_owned(),
+            None,
+        ),
+        NetworkPart::ConntrackTable => (
+            format!(
+                "their SNAT budgets are missing ({} unread)",
+                count(unread_entries, "conntrack entry", "conntrack entries")
+            ),
+            Some((Collector::CAP_NET_ADMIN, "CAP_NET_ADMIN")),
+        ),
+        NetworkPart::NatRules => (
+            "their SNAT budgets take the kernel's default port range, 1024-65535 for \
+             unprivileged ports, as available"
+                .to_owned(),
+            Some((Collector::CAP_NET_ADMIN, "CAP_NET_ADMIN")),
+        ),
+        NetworkPart::LegacyNatRules => (
+            "SNAT budgets that no nftables rule states a range for take the kernel's default \
+             port range, 1024-65535 for unprivileged ports, as available"
+                .to_owned(),
+            None,
+        ),
+        NetworkPart::Inside => (
+            "their connect() budgets show available unknown and their SNAT budgets are missing"
+                .to_owned(),
+            Some((Collector::CAP_SYS_ADMIN, "CAP_SYS_ADMIN")),
+        ),
+    };
+    let advice = match capability {
+        Some((cap, name)) if !collector.has_capability(cap) => {
+            format!("; run as root with {name}")
+        }
+        _ => String::new(),
+    };
+    let first = if namespaces.len() == 1 {
+        first_error.to_owned()
+    } else {
+        format!("first: {first_error}")
+    };
+    format!(
+        "the {} of {which} could not be read ({first}): {loss}{advice}",
+        part.name()
+    )
 }
 
 fn unreadable_processes(
@@ -230,10 +323,57 @@ fn count_rows(
 
 /// `1 socket …` or `12 sockets …`; `what` must read the same after both.
 fn sockets(n: u64, what: &str) -> String {
-    let noun = if n == 1 { "socket" } else { "sockets" };
-    format!("{n} {noun} {what}")
+    format!("{} {what}", count(n, "socket", "sockets"))
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::attribute::attribute;
+    use crate::model::{testing, ConntrackStats, NetnsSnapshot};
+
+    #[test]
+    fn unread_network_parts_say_what_port_budgets_lose_and_which_capability_to_add() {
+        let mut snapshot = testing::snapshot();
+        snapshot.collector.cap_eff = Some(!(1 << Collector::CAP_NET_ADMIN));
+        for (inode, entries) in [(4026532001, 5_000), (4026532002, 7)] {
+            snapshot.namespaces.push(NetnsSnapshot {
+                conntrack: Some(ConntrackStats {
+                    entries,
+                    ..ConntrackStats::default()
+                }),
+                ..testing::netns(inode, vec![])
+            });
+            snapshot.warnings.push(Warning::NetworkUnreadable {
+                netns: Some(inode),
+                what: NetworkPart::ConntrackTable,
+                error: "ctnetlink dump: Operation not permitted (os error 1)".into(),
+            });
+        }
+        snapshot.warnings.push(Warning::NetworkUnreadable {
+            netns: Some(4026532003),
+            what: NetworkPart::PortSysctls,
+            error: "/proc/sys/net/ipv4/ip_local_port_range: Permission denied".into(),
+        });
+        let attributed = attribute(&snapshot);
+        assert_eq!(
+            describe(&snapshot, &attributed),
+            vec![
+                "the port sysctls of network namespace 4026532003 could not be read \
+                 (/proc/sys/net/ipv4/ip_local_port_range: Permission denied): --ports shows \
+                 their connect() budgets with available unknown",
+                "the conntrack table of 2 network namespaces could not be read (first: \
+                 ctnetlink dump: Operation not permitted (os error 1)): their SNAT budgets are \
+                 missing (5007 conntrack entries unread); run as root with CAP_NET_ADMIN",
+            ]
+        );
+    }
 }

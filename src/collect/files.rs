@@ -22,6 +22,10 @@ impl Cap {
     pub const CGROUP: Cap = Cap(64 << 10);
     pub const STATUS: Cap = Cap(64 << 10);
     pub const SOCKSTAT: Cap = Cap(16 << 10);
+    /// A sysctl holds one value, or a list of port ranges.
+    pub const SYSCTL: Cap = Cap(64 << 10);
+    /// A header and a line of about 200 bytes per CPU.
+    pub const CONNTRACK_STAT: Cap = Cap(1 << 20);
     /// About 150 bytes a mount: room for 400,000 mounts.
     pub const MOUNTINFO: Cap = Cap(64 << 20);
     /// About 150 bytes a socket: room for 1.7 million sockets in one namespace.

@@ -9,6 +9,7 @@ pub mod files;
 pub mod host_root;
 pub mod namespaces;
 pub mod netns_enter;
+pub mod network;
 pub mod parallel;
 pub mod processes;
 pub mod procfs;
@@ -40,6 +41,8 @@ pub struct Plan {
     pub states: StateSet,
     /// The states of the sockets whose owning process to look up.
     pub owners_for: StateSet,
+    /// Also what port budgets need beyond the sockets.
+    pub network: bool,
 }
 
 #[derive(Debug)]
@@ -106,7 +109,12 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         &namespaces::mount_opener(&proc, &root),
     );
     let taken = clock::now();
-    let mut tables = read_netns::read_tables(&proc, &found, plan.reader, plan.states, threads);
+    let how = read_netns::How {
+        reader: plan.reader,
+        states: plan.states,
+        network: plan.network,
+    };
+    let mut tables = read_netns::read_tables(&proc, &found, how, threads);
     read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;

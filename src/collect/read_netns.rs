@@ -10,10 +10,13 @@ use std::path::Path;
 
 use super::namespaces::{Handle, Namespace};
 use super::netns_enter;
+use super::network::{self, Network};
 use super::parallel;
 use super::files::{self, Cap};
 use super::procfs::ProcFs;
-use crate::model::{NetnsId, NetnsSnapshot, Process, Proto, Socket, StateSet, TcpState, Warning};
+use crate::model::{
+    NetnsId, NetnsSnapshot, NetworkPart, Process, Proto, Socket, StateSet, TcpState, Warning,
+};
 use crate::netlink::sock_diag;
 use crate::parse::proc_net;
 use crate::parse::sockstat;
@@ -25,6 +28,15 @@ pub enum TableReader {
     /// where it fails (no `tcp_diag`, a seccomp filter, no CAP_SYS_ADMIN).
     Netlink,
     ProcText,
+}
+
+/// How each namespace is read.
+#[derive(Clone, Copy, Debug)]
+pub struct How {
+    pub reader: TableReader,
+    pub states: StateSet,
+    /// Also what port budgets need beyond the sockets (collect/network.rs).
+    pub network: bool,
 }
 
 /// The namespaces' tables, what could not be read, and what tells a
@@ -56,18 +68,13 @@ struct Read {
     entry: Option<u64>,
     /// Its sockets' [`same_sockets`], when its text tables were read.
     sockets_hash: Option<u64>,
+    network: Network,
     warnings: Vec<Warning>,
 }
 
-pub fn read_tables(
-    proc: &ProcFs,
-    namespaces: &[Namespace],
-    reader: TableReader,
-    states: StateSet,
-    threads: usize,
-) -> Tables {
+pub fn read_tables(proc: &ProcFs, namespaces: &[Namespace], how: How, threads: usize) -> Tables {
     let results = parallel::map(namespaces, threads, Vec::new, |buf, ns| {
-        read_namespace(proc, ns, reader, states, buf)
+        read_namespace(proc, ns, how, buf)
     });
     let mut tables = Tables {
         namespaces: Vec::with_capacity(results.len()),
@@ -79,12 +86,18 @@ pub fn read_tables(
         let id = NetnsId::Inode(ns.inode);
         match result {
             Ok(read) => {
+                let network = read.network;
                 tables.namespaces.push(NetnsSnapshot {
-                    id,
-                    sockets: read.sockets,
+                    sysctls: network.sysctls,
+                    addresses: network.addresses,
+                    conntrack: network.conntrack,
+                    snat_flows: network.snat_flows,
+                    nat_rules: network.nat_rules,
+                    ..NetnsSnapshot::new(id, read.sockets)
                 });
                 tables.entries.extend(read.entry.map(|entry| (entry, id)));
-                tables.by_sockets.extend(read.sockets_hash.map(|text| (text, id)));
+                tables.by_sockets.extend(read.sockets_hash.map(|hash| (hash, id)));
+                tables.warnings.extend(network.warnings);
                 tables.warnings.extend(read.warnings);
             }
             Err(ReadError::Vanished) => {}
@@ -139,7 +152,7 @@ pub fn place_hidden_processes(
         let net = proc.pid_path(pid, "net");
         let mut sockets = Vec::new();
         let mut warnings = Vec::new();
-        let text = match read_text_tables(&net, None, states, &mut buf, &mut sockets, &mut warnings)
+        let hash = match read_text_tables(&net, None, states, &mut buf, &mut sockets, &mut warnings)
         {
             Ok(()) => same_sockets(&sockets),
             Err(ReadError::Vanished) => continue,
@@ -155,18 +168,17 @@ pub fn place_hidden_processes(
             }
         };
         if !live {
-            if let Some(&netns) = tables.by_sockets.get(&text) {
+            if let Some(&netns) = tables.by_sockets.get(&hash) {
                 process.netns = netns;
                 continue;
             }
-            tables.by_sockets.insert(text, process.netns);
+            tables.by_sockets.insert(hash, process.netns);
         }
         tables.entries.insert(entry, process.netns);
         tables.warnings.extend(warnings);
-        tables.namespaces.push(NetnsSnapshot {
-            id: process.netns,
-            sockets,
-        });
+        tables
+            .namespaces
+            .push(NetnsSnapshot::new(process.netns, sockets));
     }
 }
 
@@ -189,14 +201,14 @@ fn table_entry(tcp: &Path) -> Option<u64> {
 fn read_namespace(
     proc: &ProcFs,
     ns: &Namespace,
-    reader: TableReader,
-    states: StateSet,
+    how: How,
     buf: &mut Vec<u8>,
 ) -> Result<Read, ReadError> {
     let mut read = Read {
         sockets: Vec::new(),
         entry: None,
         sockets_hash: None,
+        network: Network::default(),
         warnings: Vec::new(),
     };
     let netns = Some(ns.inode);
@@ -204,9 +216,7 @@ fn read_namespace(
         Handle::Processes(pids) => {
             let mut failure = ReadError::Vanished;
             for &pid in pids {
-                let ns_file = proc.pid_path(pid, "ns/net");
-                let result =
-                    read_through_process(proc, pid, &ns_file, reader, states, buf, &mut read);
+                let result = read_through_process(proc, pid, netns, how, buf, &mut read);
                 // The process must still be in the namespace after the read:
                 // one that exited or moved (setns, pid reuse) gives way to
                 // the next, and its sockets are not this namespace's.
@@ -223,6 +233,7 @@ fn read_namespace(
                 }
                 read.sockets.clear();
                 read.warnings.clear();
+                read.network = Network::default();
             }
             Err(failure)
         }
@@ -239,18 +250,14 @@ fn read_namespace(
                 if entered.ino() != ns.inode {
                     return Err(failed("the bind mount now holds another namespace".into()));
                 }
-                let dumped = reader == TableReader::Netlink
-                    && dump_or_note(states, &mut read.sockets, &mut read.warnings);
+                let dumped = how.reader == TableReader::Netlink
+                    && dump_or_note(how.states, &mut read.sockets, &mut read.warnings);
                 if !dumped {
                     let net = Path::new("/proc/thread-self/net");
-                    read_text_tables(
-                        net,
-                        netns,
-                        states,
-                        buf,
-                        &mut read.sockets,
-                        &mut read.warnings,
-                    )?;
+                    read_text_tables(net, netns, how.states, buf, &mut read.sockets, &mut read.warnings)?;
+                }
+                if how.network {
+                    read.network = network::read_inside(netns);
                 }
                 read.entry = table_entry(Path::new("/proc/thread-self/net/tcp"));
                 Ok(())
@@ -269,38 +276,69 @@ fn read_namespace(
     }
 }
 
+/// Reads a namespace through one of its processes: by netlink inside it
+/// when that is the reader, else, or where entering fails (no
+/// CAP_SYS_ADMIN), by the process's text tables, which need no entering.
 fn read_through_process(
     proc: &ProcFs,
     pid: u32,
-    ns_file: &Path,
-    reader: TableReader,
-    states: StateSet,
+    netns: Option<u64>,
+    how: How,
     buf: &mut Vec<u8>,
     read: &mut Read,
 ) -> Result<(), ReadError> {
-    if !may_hold(proc, pid, states, buf) {
+    let wanted = may_hold(proc, pid, how.states, buf);
+    let netlink = how.reader == TableReader::Netlink && wanted;
+    if netlink || how.network {
+        let entered = netns_enter::in_netns(&proc.pid_path(pid, "ns/net"), || {
+            let dumped = netlink && dump_or_note(how.states, &mut read.sockets, &mut read.warnings);
+            let network = how.network.then(|| network::read_inside(netns));
+            (dumped, network)
+        });
+        match entered {
+            Ok((dumped, network)) => {
+                read.network = network.unwrap_or_default();
+                if dumped {
+                    return Ok(());
+                }
+            }
+            Err(err) if how.network => read.network = network_outside(proc, pid, netns, &err),
+            Err(_) => {}
+        }
+    }
+    if !wanted {
         return Ok(());
     }
-    // Without CAP_SYS_ADMIN entering fails, and the text tables still answer.
-    if reader == TableReader::Netlink
-        && netns_enter::in_netns(ns_file, || {
-            dump_or_note(states, &mut read.sockets, &mut read.warnings)
-        })
-        .unwrap_or(false)
-    {
-        return Ok(());
-    }
-    let netns = proc.netns(pid).ok();
     read_text_tables(
         &proc.pid_path(pid, "net"),
         netns,
-        states,
+        how.states,
         buf,
         &mut read.sockets,
         &mut read.warnings,
     )?;
     read.sockets_hash = Some(same_sockets(&read.sockets));
     Ok(())
+}
+
+/// What can be had of a namespace's network without entering it: its
+/// conntrack counters, which any of its processes shows.
+fn network_outside(proc: &ProcFs, pid: u32, netns: Option<u64>, entering: &netns_enter::EnterError) -> Network {
+    let mut network = Network::default();
+    network.warnings.push(Warning::NetworkUnreadable {
+        netns,
+        what: NetworkPart::Inside,
+        error: entering.to_string(),
+    });
+    match network::read_conntrack_stats(&proc.pid_path(pid, "net/stat/nf_conntrack")) {
+        Ok(stats) => network.conntrack = stats,
+        Err(error) => network.warnings.push(Warning::NetworkUnreadable {
+            netns,
+            what: NetworkPart::ConntrackCounters,
+            error,
+        }),
+    }
+    network
 }
 
 /// Dumps the calling thread's namespace by netlink; on failure notes why

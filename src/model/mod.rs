@@ -4,18 +4,22 @@
 
 mod catalog;
 mod container;
+mod network;
 mod snapshot;
 mod socket;
 mod warning;
 
 pub use catalog::Catalog;
 pub use container::{CgroupRef, ContainerInfo, PodInfo, Runtime, SANDBOX_NAME};
+pub use network::{
+    ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls, TcpConntrackState,
+};
 pub use snapshot::{
     Collector, NetnsId, NetnsSnapshot, Process, Snapshot, SocketOwners, Taken, FORMAT_VERSION,
     OLDEST_READABLE_VERSION,
 };
 pub use socket::{Proto, Socket, StateSet, TcpState, Timer};
-pub use warning::{Warning, Warnings};
+pub use warning::{NetworkPart, Warning, Warnings};
 
 #[cfg(test)]
 pub mod testing;

@@ -18,12 +18,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::catalog::Catalog;
 use super::container::CgroupRef;
+use super::network::{ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls};
 use super::socket::{Proto, Socket, StateSet, TcpState, Timer};
 use super::warning::Warnings;
 use crate::text::IpText;
 
-/// The snapshot format this build writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The snapshot format this build writes. 2 added each namespace's port
+/// sysctls, addresses, conntrack counters, NAT flows and NAT rules.
+pub const FORMAT_VERSION: u32 = 2;
 /// The oldest format this build reads: fields added since then have
 /// defaults, so older recordings read as "not collected".
 pub const OLDEST_READABLE_VERSION: u32 = 1;
@@ -69,6 +71,8 @@ pub struct Collector {
 }
 
 impl Collector {
+    pub const CAP_NET_ADMIN: u32 = 12;
+    pub const CAP_SYS_ADMIN: u32 = 21;
     pub const CAP_SYS_PTRACE: u32 = 19;
 
     /// Unknown reads as present: without the set, the advice to add a
@@ -98,11 +102,40 @@ impl NetnsId {
     }
 }
 
-/// One network namespace and what was read in it.
+/// One network namespace and what was read in it. What port budgets need
+/// beyond the sockets is read only for them (`--ports`) and for
+/// recordings; None where it was not read, or could not be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetnsSnapshot {
     pub id: NetnsId,
     pub sockets: Vec<Socket>,
+    #[serde(default)]
+    pub sysctls: Option<PortSysctls>,
+    #[serde(default)]
+    pub addresses: Option<Vec<InterfaceAddress>>,
+    /// None where conntrack is not loaded or its counters could not be read.
+    #[serde(default)]
+    pub conntrack: Option<ConntrackStats>,
+    /// The NAT'd conntrack entries, where the table holds entries and
+    /// could be dumped.
+    #[serde(default)]
+    pub snat_flows: Option<Vec<SnatFlow>>,
+    #[serde(default)]
+    pub nat_rules: Option<Vec<NatRule>>,
+}
+
+impl NetnsSnapshot {
+    pub fn new(id: NetnsId, sockets: Vec<Socket>) -> NetnsSnapshot {
+        NetnsSnapshot {
+            id,
+            sockets,
+            sysctls: None,
+            addresses: None,
+            conntrack: None,
+            snat_flows: None,
+            nat_rules: None,
+        }
+    }
 }
 
 /// What was read about one process.
@@ -339,8 +372,8 @@ mod tests {
                 "not an IP address",
             ),
             (
-                r#"["tcp","10.0.0.1",1,"10.0.0.2",2,13,0,0,0,0,0,0,0,0,0]"#,
-                "unknown TCP state 13",
+                r#"["tcp","10.0.0.1",1,"10.0.0.2",2,14,0,0,0,0,0,0,0,0,0]"#,
+                "unknown TCP state 14",
             ),
             (
                 r#"["tcp","10.0.0.1",1,"10.0.0.2",2,6,0,0,0,0,5,0,0,0,0]"#,

@@ -101,7 +101,13 @@ impl TcpState {
 pub struct StateSet(pub u32);
 
 impl StateSet {
+    /// Every state a listing shows with `-a`.
     pub const ALL: StateSet = StateSet(0x1ffe);
+    /// Every state, and bound-only sockets, for recordings and port
+    /// budgets: sock_diag dumps those since Linux 6.8 when asked for the
+    /// pseudo-state 13 (TCP_BOUND_INACTIVE, ss -B), and reports them in
+    /// their real state, CLOSE. No other socket it dumps is in CLOSE.
+    pub const EVERY: StateSet = StateSet(0x3ffe);
 
     pub fn contains(self, state: TcpState) -> bool {
         self.0 & state.bit() != 0

@@ -60,8 +60,5 @@ pub fn snapshot() -> Snapshot {
 }
 
 pub fn netns(inode: u64, sockets: Vec<Socket>) -> NetnsSnapshot {
-    NetnsSnapshot {
-        id: NetnsId::Inode(inode),
-        sockets,
-    }
+    NetnsSnapshot::new(NetnsId::Inode(inode), sockets)
 }

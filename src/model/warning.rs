@@ -45,6 +45,12 @@ pub enum Warning {
     },
     /// A process's `cgroup` or `comm` that is not what procfs has there.
     ProcessFile { pid: u32, path: String, problem: String },
+    /// What port budgets need from a namespace beyond its sockets.
+    NetworkUnreadable {
+        netns: Option<u64>,
+        what: NetworkPart,
+        error: String,
+    },
     /// The Docker API failed, or Docker containers run and no socket was found.
     Docker { error: String },
     /// A runtime or kubelet file that exists but could not be read or parsed.
@@ -54,6 +60,36 @@ pub enum Warning {
         /// The container it describes, when its path names one.
         container_id: Option<String>,
     },
+}
+
+/// A part of what port budgets read from a namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkPart {
+    PortSysctls,
+    Addresses,
+    ConntrackCounters,
+    ConntrackTable,
+    NatRules,
+    /// An iptables-legacy nat table, whose rules netlink cannot read.
+    LegacyNatRules,
+    /// Entering the namespace failed: its sysctls, addresses, conntrack
+    /// table and NAT rules, which only a thread inside can read.
+    Inside,
+}
+
+impl NetworkPart {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkPart::PortSysctls => "port sysctls",
+            NetworkPart::Addresses => "interface addresses",
+            NetworkPart::ConntrackCounters => "conntrack counters",
+            NetworkPart::ConntrackTable => "conntrack table",
+            NetworkPart::NatRules => "NAT rules",
+            NetworkPart::LegacyNatRules => "iptables-legacy NAT rules",
+            NetworkPart::Inside => "port sysctls, addresses, conntrack table and NAT rules",
+        }
+    }
 }
 
 /// Warnings in the order they were first met, each once (a root that

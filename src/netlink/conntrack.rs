@@ -24,6 +24,7 @@
 
 use std::net::IpAddr;
 
+use crate::model::TcpConntrackState;
 use super::attr::Attr;
 use super::message::{walk_answer, DumpError, Message, Progress, Request, NLM_F_ACK, NLM_F_DUMP};
 use super::socket::{exchange, NetlinkError};
@@ -122,61 +123,6 @@ impl Status {
     }
 }
 
-/// `enum tcp_conntrack` (linux/netfilter/nf_conntrack_tcp.h), which is not
-/// the socket state numbering of [`crate::model::TcpState`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TcpConntrackState {
-    None,
-    SynSent,
-    SynRecv,
-    Established,
-    FinWait,
-    CloseWait,
-    LastAck,
-    TimeWait,
-    Close,
-    /// Simultaneous open; printed as SYN_SENT2 (formerly LISTEN).
-    SynSent2,
-    Unknown(u8),
-}
-
-impl TcpConntrackState {
-    pub fn from_code(code: u8) -> TcpConntrackState {
-        use TcpConntrackState::*;
-        match code {
-            0 => None,
-            1 => SynSent,
-            2 => SynRecv,
-            3 => Established,
-            4 => FinWait,
-            5 => CloseWait,
-            6 => LastAck,
-            7 => TimeWait,
-            8 => Close,
-            9 => SynSent2,
-            other => Unknown(other),
-        }
-    }
-
-    /// The name `conntrack -L` and /proc/net/nf_conntrack print.
-    pub fn name(self) -> &'static str {
-        use TcpConntrackState::*;
-        match self {
-            None => "NONE",
-            SynSent => "SYN_SENT",
-            SynRecv => "SYN_RECV",
-            Established => "ESTABLISHED",
-            FinWait => "FIN_WAIT",
-            CloseWait => "CLOSE_WAIT",
-            LastAck => "LAST_ACK",
-            TimeWait => "TIME_WAIT",
-            Close => "CLOSE",
-            SynSent2 => "SYN_SENT2",
-            Unknown(_) => "UNKNOWN",
-        }
-    }
-}
-
 /// CTA_PROTOINFO_TCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpInfo {
@@ -272,17 +218,6 @@ pub enum Selection {
     SourceNat,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dump {
-    pub entries: Vec<Entry>,
-    /// The kernel said it applied a filter (NLM_F_DUMP_FILTERED). Linux
-    /// 6.18 sets it for the status filter and also for a family alone, so
-    /// a kernel that knows family filters but not status ones (5.7-5.14)
-    /// may set it while sending every status: the entries are checked here
-    /// whatever it says. Unset when nothing matched.
-    pub kernel_filtered: bool,
-}
-
 /// The dump request.
 pub fn dump_request(families: Families, selection: Selection) -> Request {
     let request = Request::new(
@@ -304,10 +239,17 @@ fn nfgenmsg(family: u8) -> [u8; NFGENMSG_LEN] {
     header
 }
 
-/// The entries of the calling thread's namespace, in the kernel's hash
-/// order.
-pub fn dump(families: Families, selection: Selection) -> Result<Dump, NetlinkError> {
-    let mut entries = Vec::new();
+/// Hands every entry of the calling thread's namespace to `each`, in the
+/// kernel's hash order, and says whether the kernel applied a filter
+/// (NLM_F_DUMP_FILTERED). Linux 6.18 sets it for the status filter and also
+/// for a family alone, so a kernel that knows family filters but not status
+/// ones (5.7-5.14) may set it while sending every status: the entries are
+/// checked here whatever it says. Unset when nothing matched.
+pub fn dump(
+    families: Families,
+    selection: Selection,
+    mut each: impl FnMut(Entry),
+) -> Result<bool, NetlinkError> {
     let summary = exchange(
         "ctnetlink dump",
         NETLINK_NETFILTER,
@@ -315,15 +257,12 @@ pub fn dump(families: Families, selection: Selection) -> Result<Dump, NetlinkErr
         |message| {
             let entry = parse_entry(message)?;
             if selection == Selection::All || entry.status.is_src_nat() {
-                entries.push(entry);
+                each(entry);
             }
             Ok(())
         },
     )?;
-    Ok(Dump {
-        entries,
-        kernel_filtered: summary.dump_filtered,
-    })
+    Ok(summary.dump_filtered)
 }
 
 /// Appends the entries of one received datagram to `out`.
@@ -585,6 +524,22 @@ pub fn parse_counts(message: &Message<'_>) -> Result<Counts, Malformed> {
 pub(crate) mod tests {
     use super::*;
     use crate::netlink::message::tests::{done, message};
+
+    /// What a dump gave, collected.
+    #[derive(Debug)]
+    struct Dump {
+        entries: Vec<Entry>,
+        kernel_filtered: bool,
+    }
+
+    fn collect(families: Families, selection: Selection) -> Result<Dump, NetlinkError> {
+        let mut entries = Vec::new();
+        let kernel_filtered = dump(families, selection, |entry| entries.push(entry))?;
+        Ok(Dump {
+            entries,
+            kernel_filtered,
+        })
+    }
     use crate::netlink::message::NLM_F_MULTI;
     use std::collections::BTreeMap;
 
@@ -974,7 +929,7 @@ pub(crate) mod tests {
         }
         let lab = Lab::new();
         let _flows = lab.flows();
-        let dumped = in_netns(lab.nat.path(), || dump(Families::Both, Selection::All))
+        let dumped = in_netns(lab.nat.path(), || collect(Families::Both, Selection::All))
             .unwrap()
             .unwrap();
         let listing = [
@@ -1018,7 +973,7 @@ pub(crate) mod tests {
                 .exec("conntrack", &["-L", "-f", "ipv6", "--src-nat", "-o", "id"]);
         let mut expected = listed_ids_of(&src_nat);
         let filtered = in_netns(lab.nat.path(), || {
-            dump(Families::Both, Selection::SourceNat)
+            collect(Families::Both, Selection::SourceNat)
         })
         .unwrap()
         .unwrap();
@@ -1064,7 +1019,7 @@ pub(crate) mod tests {
         }
         let lab = Lab::new();
         let _flows = lab.flows();
-        let v6 = in_netns(lab.nat.path(), || dump(Families::Ipv6, Selection::All))
+        let v6 = in_netns(lab.nat.path(), || collect(Families::Ipv6, Selection::All))
             .unwrap()
             .unwrap();
         assert_eq!(v6.entries.len(), 2, "{v6:#?}");
@@ -1073,7 +1028,7 @@ pub(crate) mod tests {
         assert!(v6.kernel_filtered);
 
         let empty = Netns::new("empty");
-        let nothing = in_netns(empty.path(), || dump(Families::Both, Selection::SourceNat))
+        let nothing = in_netns(empty.path(), || collect(Families::Both, Selection::SourceNat))
             .unwrap()
             .unwrap();
         assert_eq!(nothing.entries, []);
@@ -1165,7 +1120,7 @@ pub(crate) mod tests {
             for _ in 0..7 {
                 let (time, entries) = in_netns(netns.path(), || {
                     let start = Instant::now();
-                    let dumped = dump(Families::Ipv4, selection).unwrap();
+                    let dumped = collect(Families::Ipv4, selection).unwrap();
                     (start.elapsed(), dumped.entries.len())
                 })
                 .unwrap();

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::analyze::attribute::{Attributed, Row};
+use crate::analyze::ports::{Budget, Scope};
 use crate::analyze::summary::Group;
 use crate::escape::to_json;
 use crate::text::{push_decimal, push_ip, IpText};
@@ -162,6 +163,95 @@ pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()
             clients: group.clients,
             count: group.count,
             states: JsonStates(group),
+        })?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+    }
+    Ok(())
+}
+
+/// One budget, or one namespace's conntrack counters: every key on every
+/// row, null where it does not apply to the row's scope.
+#[derive(Serialize)]
+struct JsonBudget<'a> {
+    scope: &'static str,
+    netns: Option<u64>,
+    zone: Option<u16>,
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    container: Option<&'a str>,
+    proto: Option<&'static str>,
+    src_addr: Option<String>,
+    dst_addr: Option<String>,
+    dst_port: Option<u16>,
+    in_use: Option<u64>,
+    available: Option<u64>,
+    used_pct: Option<f64>,
+    states: Option<JsonCounts<'a>>,
+    next_free_s: Option<f64>,
+    sources: Option<Vec<JsonSource<'a>>>,
+    entries: Option<u64>,
+    max: Option<u64>,
+    insert_failed: Option<u64>,
+    drop: Option<u64>,
+    early_drop: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JsonSource<'a> {
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    container: Option<&'a str>,
+    src_addr: String,
+    count: u64,
+}
+
+/// `{"TIME_WAIT": 1500, …}` in the order given.
+struct JsonCounts<'a>(&'a [(&'static str, u64)]);
+
+impl Serialize for JsonCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, n)| (name, n)))
+    }
+}
+
+pub fn json_ports(out: &mut impl Write, budgets: &[Budget<'_>]) -> io::Result<()> {
+    let ip_text = |ip: IpAddr| IpText::new(ip).as_str().to_owned();
+    for b in budgets {
+        let stats = b.conntrack;
+        let mut line = to_json(&JsonBudget {
+            scope: b.scope.name(),
+            netns: b.netns.and_then(|netns| netns.inode()),
+            zone: b.zone,
+            namespace: b.namespace,
+            pod: b.pod,
+            container: b.container,
+            proto: b.proto,
+            src_addr: b.src_addr.map(ip_text),
+            dst_addr: b.dst_addr.map(ip_text),
+            dst_port: b.dst_port,
+            in_use: b.in_use,
+            available: b.available,
+            used_pct: b.used_pct(),
+            states: matches!(b.scope, Scope::Netns | Scope::Snat).then(|| JsonCounts(&b.states)),
+            next_free_s: b.next_free_ms.map(|ms| ms as f64 / 1000.0),
+            sources: b.sources.as_ref().map(|sources| {
+                sources
+                    .iter()
+                    .map(|s| JsonSource {
+                        namespace: s.namespace,
+                        pod: s.pod,
+                        container: s.container,
+                        src_addr: ip_text(s.src_addr),
+                        count: s.count,
+                    })
+                    .collect()
+            }),
+            entries: stats.map(|s| s.entries),
+            max: stats.and_then(|s| s.max),
+            insert_failed: stats.map(|s| s.insert_failed),
+            drop: stats.map(|s| s.drop),
+            early_drop: stats.map(|s| s.early_drop),
         })?;
         line.push(b'\n');
         out.write_all(&line)?;

@@ -10,12 +10,15 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use crate::analyze::attribute::{Attributed, Attribution, Owner, Row};
+use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
 use crate::model::{NetnsId, Timer};
 
 const DASH: &str = "-";
 const SEVERAL: &str = "*";
+/// A number that could not be read.
+const UNKNOWN: &str = "?";
 
 pub fn table_rows(
     out: &mut impl Write,
@@ -185,6 +188,146 @@ fn field<'a>(value: Field<&'a str>) -> Cell<'a> {
     }
 }
 
+pub fn table_ports<'a>(
+    out: &mut impl Write,
+    budgets: &[Budget<'a>],
+    host_netns: Option<u64>,
+) -> io::Result<()> {
+    let (counters, budgets): (Vec<&Budget<'a>>, Vec<&Budget<'a>>) =
+        budgets.iter().partition(|b| b.scope == Scope::Conntrack);
+    let header = [
+        "NAMESPACE",
+        "POD",
+        "CONTAINER",
+        "SCOPE",
+        "PROTO",
+        "SOURCE",
+        "DESTINATION",
+        "IN_USE",
+        "AVAILABLE",
+        "USED%",
+        "NEXT_FREE",
+        "SOURCES",
+    ];
+    let shown = [
+        true,
+        true,
+        true,
+        true,
+        budgets.iter().any(|b| b.proto != Some("tcp")),
+        true,
+        true,
+        true,
+        true,
+        true,
+        true,
+        budgets.iter().any(|b| b.sources.is_some()),
+    ];
+    let cells = |b: &&Budget<'a>| -> [Cell<'a>; 12] {
+        let several_pods = b.sources.as_ref().is_some_and(|sources| {
+            sources
+                .iter()
+                .any(|s| (s.namespace, s.pod) != (sources[0].namespace, sources[0].pod))
+        });
+        let (namespace, pod) = if several_pods {
+            (Cell::Static(SEVERAL), Cell::Static(SEVERAL))
+        } else {
+            (budget_namespace(b, host_netns), Cell::name(b.pod))
+        };
+        let used = match b.used_pct() {
+            Some(pct) if pct >= ALERT_PCT => Cell::Owned(format!("{pct:.1} !")),
+            Some(pct) => Cell::Owned(format!("{pct:.1}")),
+            None => Cell::Static(UNKNOWN),
+        };
+        let scope = match b.zone {
+            Some(zone) if zone != 0 => Cell::Owned(format!("{} zone {zone}", b.scope.name())),
+            _ => Cell::Static(b.scope.name()),
+        };
+        [
+            namespace,
+            pod,
+            Cell::name(b.container),
+            scope,
+            Cell::Static(b.proto.unwrap_or(DASH)),
+            b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
+            b.dst_addr
+                .map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, b.dst_port)),
+            Cell::Number(b.in_use),
+            b.available.map_or(Cell::Static(UNKNOWN), |n| Cell::Number(Some(n))),
+            used,
+            b.next_free_ms
+                .map_or(Cell::Static(DASH), |ms| Cell::Owned(seconds(ms))),
+            b.sources.as_deref().map_or(Cell::Static(DASH), sources_cell),
+        ]
+    };
+    write_table(out, header, shown, budgets.iter().map(cells))?;
+    if counters.is_empty() {
+        return Ok(());
+    }
+    out.write_all(b"\n")?;
+    let header = [
+        "NAMESPACE",
+        "POD",
+        "NETNS",
+        "ENTRIES",
+        "MAX",
+        "INSERT_FAILED",
+        "DROP",
+        "EARLY_DROP",
+    ];
+    let cells = |b: &&Budget<'a>| -> [Cell<'a>; 8] {
+        let stats = b.conntrack.unwrap_or_default();
+        [
+            budget_namespace(b, host_netns),
+            Cell::name(b.pod),
+            b.netns.map_or(Cell::Static(DASH), Cell::NetnsNumber),
+            Cell::Number(Some(stats.entries)),
+            Cell::Number(stats.max),
+            Cell::Number(Some(stats.insert_failed)),
+            Cell::Number(Some(stats.drop)),
+            Cell::Number(Some(stats.early_drop)),
+        ]
+    };
+    write_table(out, header, [true; 8], counters.iter().map(cells))
+}
+
+/// A budget's Kubernetes namespace, or what its network namespace is.
+fn budget_namespace<'a>(budget: &Budget<'a>, host_netns: Option<u64>) -> Cell<'a> {
+    match (budget.namespace, budget.netns) {
+        (Some(name), _) => Cell::name(Some(name)),
+        (None, Some(NetnsId::Inode(inode))) if Some(inode) == host_netns => Cell::Static("(host)"),
+        (None, Some(netns)) if budget.pod.is_none() => Cell::Netns(netns),
+        (None, _) => Cell::Static(DASH),
+    }
+}
+
+/// How many sources are named one by one; the rest are counted.
+const SOURCES_SHOWN: usize = 3;
+
+/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, most first.
+fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
+    let mut sorted: Vec<&Source> = sources.iter().collect();
+    sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.src_addr.cmp(&b.src_addr)));
+    let mut text = String::new();
+    for source in sorted.iter().take(SOURCES_SHOWN) {
+        let sep = if text.is_empty() { "" } else { " " };
+        let who = match (source.namespace, source.pod) {
+            (Some(ns), Some(pod)) => format!("{}/{}", for_terminal(ns), for_terminal(pod)),
+            _ => source.src_addr.to_string(),
+        };
+        let _ = write!(text, "{sep}{who}={}", source.count);
+    }
+    if sorted.len() > SOURCES_SHOWN {
+        let _ = write!(text, " +{} more", sorted.len() - SOURCES_SHOWN);
+    }
+    Cell::Owned(text)
+}
+
+/// Milliseconds as `12.3s`.
+fn seconds(ms: u64) -> String {
+    format!("{}.{}s", ms / 1000, ms % 1000 / 100)
+}
+
 enum Cell<'a> {
     Name(Cow<'a, str>),
     Static(&'static str),
@@ -225,7 +368,7 @@ impl fmt::Display for Cell<'_> {
             Cell::NetnsNumber(NetnsId::Inode(inode)) => write!(f, "{inode}"),
             Cell::NetnsNumber(NetnsId::Hidden(pid)) => write!(f, "pid {pid}"),
             Cell::Timer(timer, ms) => match timer.name() {
-                Some(name) => write!(f, "{name} {}.{}s", ms / 1000, ms % 1000 / 100),
+                Some(name) => write!(f, "{name} {}", seconds(u64::from(*ms))),
                 None => f.write_str(DASH),
             },
         }

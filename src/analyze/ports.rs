@@ -1,0 +1,975 @@
+//! `--ports`: how close each budget of ports is to running out, by the
+//! kernel's rules (ports.md §1, §4):
+//!
+//! - a namespace's connect() budget, per (namespace, source address,
+//!   destination address, destination port): the ephemeral range, less its
+//!   reserved ports and the ports listeners and bound-only sockets hold,
+//!   against the outbound sockets to that destination on a port of the
+//!   range, TIME_WAIT included unless `tcp_tw_reuse` lets connect() reuse it;
+//! - a NAT namespace's SNAT budget, per (namespace, zone, NAT address,
+//!   destination address, destination port, protocol): the NAT rule's port
+//!   range (else the kernel's default for the source port's class) against
+//!   the conntrack entries it translated;
+//! - with `--snat-ports N`, a NAT outside the node: N against every flow of
+//!   the node to a destination outside it;
+//! - and each NAT namespace's conntrack counters, the only trace of SNAT
+//!   exhaustion (insert_failed, drop) and of a full table.
+//!
+//! Pure: a function of the snapshot and its attribution.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+use super::attribute::{Attributed, Attribution, Owner, Row};
+use super::direction::{Direction, Listening};
+use super::filter::{in_prefix, unmapped, Filter};
+use crate::model::{
+    ConntrackStats, SnatFlow, NatRule, NetnsId, NetnsSnapshot, PortSysctls, Snapshot,
+    TcpConntrackState, TcpState,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Netns,
+    Snat,
+    External,
+    Conntrack,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Netns => "netns",
+            Scope::Snat => "snat",
+            Scope::External => "external",
+            Scope::Conntrack => "conntrack",
+        }
+    }
+}
+
+/// One budget, or one namespace's conntrack counters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budget<'a> {
+    pub scope: Scope,
+    pub netns: Option<NetnsId>,
+    pub zone: Option<u16>,
+    pub namespace: Option<&'a str>,
+    pub pod: Option<&'a str>,
+    pub container: Option<&'a str>,
+    pub proto: Option<&'static str>,
+    pub src_addr: Option<IpAddr>,
+    pub dst_addr: Option<IpAddr>,
+    pub dst_port: Option<u16>,
+    pub in_use: Option<u64>,
+    /// None where the range could not be read.
+    pub available: Option<u64>,
+    /// What holds the ports in use, by state name, in the kernel's order.
+    pub states: Vec<(&'static str, u64)>,
+    /// Milliseconds until the first TIME_WAIT among them expires.
+    pub next_free_ms: Option<u64>,
+    pub sources: Option<Vec<Source<'a>>>,
+    pub conntrack: Option<ConntrackStats>,
+}
+
+impl Budget<'_> {
+    /// `100 × in_use / available`, to one decimal.
+    pub fn used_pct(&self) -> Option<f64> {
+        let (in_use, available) = (self.in_use?, self.available?);
+        if available == 0 {
+            return Some(if in_use == 0 { 0.0 } else { 100.0 });
+        }
+        Some((in_use as f64 * 1000.0 / available as f64).round() / 10.0)
+    }
+
+    fn empty(scope: Scope) -> Budget<'static> {
+        Budget {
+            scope,
+            netns: None,
+            zone: None,
+            namespace: None,
+            pod: None,
+            container: None,
+            proto: None,
+            src_addr: None,
+            dst_addr: None,
+            dst_port: None,
+            in_use: None,
+            available: None,
+            states: Vec::new(),
+            next_free_ms: None,
+            sources: None,
+            conntrack: None,
+        }
+    }
+}
+
+/// Who a budget's flows come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source<'a> {
+    pub namespace: Option<&'a str>,
+    pub pod: Option<&'a str>,
+    pub container: Option<&'a str>,
+    pub src_addr: IpAddr,
+    pub count: u64,
+}
+
+/// Budgets at or above this share of their ports are marked.
+pub const ALERT_PCT: f64 = 80.0;
+
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+/// NFPROTO_* of a NAT rule's table.
+const NFPROTO_INET: u8 = 1;
+const NFPROTO_IPV4: u8 = 2;
+const NFPROTO_IPV6: u8 = 10;
+
+/// Budgets fullest first, `top` of them, then the conntrack counters.
+pub fn budgets<'a>(
+    snapshot: &'a Snapshot,
+    attributed: &'a Attributed<'a>,
+    filter: &Filter,
+    snat_ports: Option<u32>,
+    top: usize,
+) -> Vec<Budget<'a>> {
+    let listening = Listening::of(snapshot);
+    let owners = NetnsOwners::of(snapshot, attributed);
+    let mut rows = netns_budgets(snapshot, attributed, &listening, filter);
+    rows.extend(snat_budgets(snapshot, &owners));
+    if let Some(ports) = snat_ports {
+        rows.extend(external_budgets(snapshot, attributed, &listening, &owners, ports));
+    }
+    rows.retain(|row| row.scope == Scope::Netns || keeps_nat_row(row, filter));
+    rows.sort_by(|a, b| {
+        let pct = |r: &Budget| r.used_pct().unwrap_or(-1.0);
+        pct(b)
+            .total_cmp(&pct(a))
+            .then_with(|| b.in_use.cmp(&a.in_use))
+            .then_with(|| a.scope.cmp(&b.scope))
+            .then_with(|| a.netns.cmp(&b.netns))
+            .then_with(|| (a.src_addr, a.dst_addr, a.dst_port).cmp(&(b.src_addr, b.dst_addr, b.dst_port)))
+    });
+    rows.truncate(top);
+    rows.extend(conntrack_rows(snapshot, &owners, filter));
+    rows
+}
+
+/// Per (namespace, source, destination, destination port): TCP over IPv4
+/// and IPv6 shares one port space, and a dual-stack socket's v4-mapped
+/// addresses are the IPv4 ones.
+fn netns_budgets<'a>(
+    snapshot: &'a Snapshot,
+    attributed: &'a Attributed<'a>,
+    listening: &Listening,
+    filter: &Filter,
+) -> Vec<Budget<'a>> {
+    let by_netns: HashMap<NetnsId, &NetnsSnapshot> =
+        snapshot.namespaces.iter().map(|ns| (ns.id, ns)).collect();
+    let held = held_ports(snapshot);
+    #[derive(Default)]
+    struct Group<'a> {
+        owners: Vec<&'a Owner<'a>>,
+        states: BTreeMap<TcpState, u64>,
+        in_use: u64,
+        next_free_ms: Option<u64>,
+        /// Whether a socket of it is one the filter keeps.
+        wanted: bool,
+    }
+    let mut groups: BTreeMap<(NetnsId, IpAddr, IpAddr, u16), Group<'a>> = BTreeMap::new();
+    for row in &attributed.rows {
+        let socket = row.socket;
+        let owner = attributed.owner(row);
+        if matches!(socket.state, TcpState::Listen | TcpState::Close)
+            || listening.direction(row.netns, socket) == Direction::In
+        {
+            continue;
+        }
+        let Some(ns) = by_netns.get(&row.netns) else { continue };
+        let sysctls = ns.sysctls.as_ref();
+        // connect() takes ports of the range only: a socket on another port
+        // was bound to it, and its port is not the budget's.
+        if sysctls.is_some_and(|s| !s.range().contains(&socket.local_port)) {
+            continue;
+        }
+        let (src, dst) = (unmapped(socket.local), unmapped(socket.remote));
+        let group = groups.entry((row.netns, src, dst, socket.remote_port)).or_default();
+        group.owners.push(owner);
+        group.wanted |= filter.keeps(row, owner);
+        *group.states.entry(socket.state).or_default() += 1;
+        if socket.state == TcpState::TimeWait && reusable(sysctls, src, dst) {
+            continue;
+        }
+        group.in_use += 1;
+        if socket.state == TcpState::TimeWait {
+            let ms = u64::from(socket.expires_ms);
+            group.next_free_ms = Some(group.next_free_ms.map_or(ms, |m| m.min(ms)));
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, group)| group.wanted)
+        .map(|((netns, src, dst, port), group)| {
+            let owner = shared_owner(&group.owners);
+            let available = by_netns
+                .get(&netns)
+                .and_then(|ns| ns.sysctls.as_ref())
+                .map(|sysctls| available(sysctls, held.get(&netns)));
+            Budget {
+                netns: Some(netns),
+                namespace: owner.namespace,
+                pod: owner.pod,
+                container: owner.container,
+                proto: Some("tcp"),
+                src_addr: Some(src),
+                dst_addr: Some(dst),
+                dst_port: Some(port),
+                in_use: Some(group.in_use),
+                available,
+                states: group.states.into_iter().map(|(s, n)| (s.name(), n)).collect(),
+                next_free_ms: group.next_free_ms,
+                ..Budget::empty(Scope::Netns)
+            }
+        })
+        .collect()
+}
+
+/// Ports of each namespace no connect() may take for any destination:
+/// those of listeners and bound-only sockets, which sock_diag dumps in
+/// CLOSE (ports.md §1.3, §2.5).
+fn held_ports(snapshot: &Snapshot) -> HashMap<NetnsId, HashSet<u16>> {
+    snapshot
+        .namespaces
+        .iter()
+        .map(|ns| {
+            let held = ns
+                .sockets
+                .iter()
+                .filter(|s| matches!(s.state, TcpState::Listen | TcpState::Close))
+                .map(|s| s.local_port)
+                .collect();
+            (ns.id, held)
+        })
+        .collect()
+}
+
+/// The range, less reserved ports and ports held for every destination.
+fn available(sysctls: &PortSysctls, held: Option<&HashSet<u16>>) -> u64 {
+    let range = sysctls.range();
+    let usable = |port: &u16| range.contains(port) && !sysctls.is_reserved(*port);
+    let in_range = range.clone().filter(|p| !sysctls.is_reserved(*p)).count() as u64;
+    let held = held.map_or(0, |held| held.iter().filter(|p| usable(p)).count() as u64);
+    in_range - held
+}
+
+/// Whether connect() may reuse a TIME_WAIT between these addresses under
+/// the namespace's `tcp_tw_reuse` (ports.md §1.5): 1 always, 2 (the
+/// default) over loopback only, 0 never. Unknown sysctls read as the default.
+fn reusable(sysctls: Option<&PortSysctls>, src: IpAddr, dst: IpAddr) -> bool {
+    match sysctls.map_or(2, |s| s.tw_reuse) {
+        1 => true,
+        2 => src.is_loopback() || dst.is_loopback(),
+        _ => false,
+    }
+}
+
+/// The namespace and pod all owners share, and the container when every
+/// owner that is a process has the same one.
+fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
+    let first = owners.first().copied();
+    let same = |field: fn(&Owner<'a>) -> Option<&'a str>| {
+        let value = first.and_then(field);
+        owners.iter().all(|o| field(o) == value).then_some(value).flatten()
+    };
+    let mut containers = owners
+        .iter()
+        .filter(|o| o.attribution == Attribution::Process)
+        .map(|o| o.container);
+    let container = match containers.next() {
+        Some(first) if containers.all(|c| c == first) => first,
+        _ => None,
+    };
+    Owner {
+        namespace: same(|o| o.namespace),
+        pod: same(|o| o.pod),
+        container,
+        ..Owner::NONE
+    }
+}
+
+/// Which namespace holds an address, and who owns each namespace.
+struct NetnsOwners<'a> {
+    by_address: HashMap<IpAddr, NetnsId>,
+    owner: HashMap<NetnsId, Owner<'a>>,
+}
+
+impl<'a> NetnsOwners<'a> {
+    fn of(snapshot: &'a Snapshot, attributed: &'a Attributed<'a>) -> NetnsOwners<'a> {
+        let mut by_address = HashMap::new();
+        let mut shared = HashSet::new();
+        for ns in &snapshot.namespaces {
+            for address in ns.addresses.iter().flatten() {
+                let ip = unmapped(address.address);
+                if ip.is_loopback() || ip.is_unspecified() {
+                    continue;
+                }
+                // An address two namespaces hold names neither.
+                if by_address.insert(ip, ns.id).is_some_and(|other| other != ns.id) {
+                    shared.insert(ip);
+                }
+            }
+        }
+        by_address.retain(|ip, _| !shared.contains(ip));
+        let mut owners: HashMap<NetnsId, Vec<&Owner<'a>>> = HashMap::new();
+        for row in &attributed.rows {
+            owners.entry(row.netns).or_default().push(attributed.owner(row));
+        }
+        let owner = owners
+            .into_iter()
+            .map(|(netns, list)| {
+                let shared = shared_owner(&list);
+                (netns, Owner { container: None, ..shared })
+            })
+            .collect();
+        NetnsOwners { by_address, owner }
+    }
+
+    fn source(&self, src_addr: IpAddr, count: u64) -> Source<'a> {
+        let owner = self
+            .by_address
+            .get(&src_addr)
+            .and_then(|netns| self.owner.get(netns));
+        Source {
+            namespace: owner.and_then(|o| o.namespace),
+            pod: owner.and_then(|o| o.pod),
+            container: None,
+            src_addr,
+            count,
+        }
+    }
+
+    fn is_on_node(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.by_address.contains_key(&ip)
+    }
+}
+
+/// Per (NAT namespace, zone, NAT address, destination, port, protocol), the
+/// destination being the reply tuple's source: after a Service's DNAT the
+/// backend, which is what the kernel keeps unique (ports.md §4.4).
+fn snat_budgets<'a>(snapshot: &'a Snapshot, owners: &NetnsOwners<'a>) -> Vec<Budget<'a>> {
+    let mut rows = Vec::new();
+    for ns in &snapshot.namespaces {
+        let Some(flows) = &ns.snat_flows else { continue };
+        let mut groups: BTreeMap<(u16, IpAddr, IpAddr, u16, u8), Vec<&SnatFlow>> = BTreeMap::new();
+        for flow in flows {
+            let key = (flow.9, unmapped(flow.7), unmapped(flow.5), flow.6, flow.0);
+            groups.entry(key).or_default().push(flow);
+        }
+        for ((zone, nat_addr, dst, port, proto), flows) in groups {
+            let mut states: BTreeMap<u8, u64> = BTreeMap::new();
+            let mut by_source: BTreeMap<IpAddr, u64> = BTreeMap::new();
+            let mut next_free_ms: Option<u64> = None;
+            for flow in &flows {
+                if let Some(state) = flow.10 {
+                    *states.entry(state).or_default() += 1;
+                    if TcpConntrackState::from_code(state) == TcpConntrackState::TimeWait {
+                        let ms = u64::from(flow.11.unwrap_or(0)) * 1000;
+                        next_free_ms = Some(next_free_ms.map_or(ms, |m| m.min(ms)));
+                    }
+                }
+                *by_source.entry(unmapped(flow.1)).or_default() += 1;
+            }
+            let sources: Vec<Source<'a>> = by_source
+                .into_iter()
+                .map(|(ip, count)| owners.source(ip, count))
+                .collect();
+            let one = sole_pod(&sources);
+            rows.push(Budget {
+                netns: Some(ns.id),
+                zone: Some(zone),
+                namespace: one.and_then(|s| s.namespace),
+                pod: one.and_then(|s| s.pod),
+                proto: Some(proto_name(proto)),
+                src_addr: Some(nat_addr),
+                dst_addr: Some(dst),
+                dst_port: Some(port),
+                in_use: Some(flows.len() as u64),
+                available: Some(snat_capacity(ns.nat_rules.as_deref(), &flows)),
+                states: states
+                    .into_iter()
+                    .map(|(code, n)| (TcpConntrackState::from_code(code).name(), n))
+                    .collect(),
+                next_free_ms,
+                sources: Some(sources),
+                ..Budget::empty(Scope::Snat)
+            });
+        }
+    }
+    rows
+}
+
+/// The pod behind every source, when there is one.
+fn sole_pod<'s, 'a>(sources: &'s [Source<'a>]) -> Option<&'s Source<'a>> {
+    let first = sources.first()?;
+    first.pod?;
+    sources
+        .iter()
+        .all(|s| (s.namespace, s.pod) == (first.namespace, first.pod))
+        .then_some(first)
+}
+
+/// The ports SNAT may pick for these flows: the range of the rule that
+/// translated them, decided by the rule's matches or, where those do not
+/// decide, by every NAT port lying in exactly one rule's range; else the
+/// kernel's default for the class of the source ports (1–511, 600–1023,
+/// 1024–65535; nf_nat_l4proto_unique_tuple).
+fn snat_capacity(rules: Option<&[NatRule]>, flows: &[&SnatFlow]) -> u64 {
+    let size = |[low, high]: [u16; 2]| u64::from(high.saturating_sub(low)) + 1;
+    let default = default_range(flows);
+    let Some(first) = flows.first() else { return size(default) };
+    let candidates: Vec<&NatRule> = rules
+        .unwrap_or_default()
+        .iter()
+        .filter(|rule| rule_matches(rule, first))
+        .collect();
+    let chosen = match candidates.as_slice() {
+        [one] => Some(*one),
+        several => {
+            let mut holding = several.iter().filter(|rule| {
+                rule.ports.is_some_and(|[low, high]| flows.iter().all(|f| (low..=high).contains(&f.8)))
+            });
+            match (holding.next(), holding.next()) {
+                (Some(one), None) => Some(*one),
+                _ => None,
+            }
+        }
+    };
+    size(chosen.and_then(|rule| rule.ports).unwrap_or(default))
+}
+
+fn default_range(flows: &[&SnatFlow]) -> [u16; 2] {
+    let all = |range: std::ops::Range<u16>| !flows.is_empty() && flows.iter().all(|f| range.contains(&f.2));
+    if all(1..512) {
+        [1, 511]
+    } else if all(512..1024) {
+        [600, 1023]
+    } else {
+        [1024, 65535]
+    }
+}
+
+/// A rule's simple matches against a flow as POSTROUTING sees it: source
+/// before SNAT, destination after any DNAT.
+fn rule_matches(rule: &NatRule, flow: &SnatFlow) -> bool {
+    let family_fits = match rule.family {
+        NFPROTO_INET => true,
+        NFPROTO_IPV4 => flow.1.is_ipv4(),
+        NFPROTO_IPV6 => flow.1.is_ipv6(),
+        _ => false,
+    };
+    let within = |net: Option<(IpAddr, u8)>, ip: IpAddr| {
+        net.map_or(true, |(net, len)| in_prefix(ip, net, len))
+    };
+    family_fits
+        && rule.l4proto.map_or(true, |p| p == flow.0)
+        && rule.dport.map_or(true, |p| p == flow.6)
+        && within(rule.saddr, flow.1)
+        && within(rule.daddr, flow.5)
+}
+
+/// Per destination outside the node: every flow of the node towards it,
+/// once — a pod's socket and the SNAT entry NAT made of it are one flow.
+fn external_budgets<'a>(
+    snapshot: &'a Snapshot,
+    attributed: &'a Attributed<'a>,
+    listening: &Listening,
+    owners: &NetnsOwners<'a>,
+    ports: u32,
+) -> Vec<Budget<'a>> {
+    type Flow = (IpAddr, u16, IpAddr, u16);
+    let mut flows: BTreeMap<(IpAddr, u16, u8), (HashSet<Flow>, BTreeMap<IpAddr, u64>)> = BTreeMap::new();
+    let mut add = |dst: (IpAddr, u16, u8), flow: Flow, source: IpAddr| {
+        let (seen, sources) = flows.entry(dst).or_default();
+        if seen.insert(flow) {
+            *sources.entry(source).or_default() += 1;
+        }
+    };
+    for row in outbound(attributed, listening) {
+        let s = row.socket;
+        let (src, dst) = (unmapped(s.local), unmapped(s.remote));
+        if !owners.is_on_node(dst) {
+            add((dst, s.remote_port, IPPROTO_TCP), (src, s.local_port, dst, s.remote_port), src);
+        }
+    }
+    for flow in snapshot.namespaces.iter().filter_map(|ns| ns.snat_flows.as_ref()).flatten() {
+        let (src, dst) = (unmapped(flow.1), unmapped(flow.5));
+        if !owners.is_on_node(dst) {
+            add((dst, flow.6, flow.0), (src, flow.2, unmapped(flow.3), flow.4), src);
+        }
+    }
+    flows
+        .into_iter()
+        .map(|((dst, port, proto), (seen, sources))| Budget {
+            proto: Some(proto_name(proto)),
+            dst_addr: Some(dst),
+            dst_port: Some(port),
+            in_use: Some(seen.len() as u64),
+            available: Some(u64::from(ports)),
+            sources: Some(sources.into_iter().map(|(ip, n)| owners.source(ip, n)).collect()),
+            ..Budget::empty(Scope::External)
+        })
+        .collect()
+}
+
+fn outbound<'r, 'a>(attributed: &'r Attributed<'a>, listening: &'r Listening) -> impl Iterator<Item = &'r Row<'a>> {
+    attributed.rows.iter().filter(move |row| {
+        !matches!(row.socket.state, TcpState::Listen | TcpState::Close)
+            && listening.direction(row.netns, row.socket) == Direction::Out
+    })
+}
+
+fn conntrack_rows<'a>(snapshot: &'a Snapshot, owners: &NetnsOwners<'a>, filter: &Filter) -> Vec<Budget<'a>> {
+    snapshot
+        .namespaces
+        .iter()
+        .filter_map(|ns| {
+            let stats = ns.conntrack.filter(|stats| stats.entries > 0)?;
+            let owner = owners.owner.get(&ns.id).cloned().unwrap_or(Owner::NONE);
+            filter.owner.matches(&owner).then_some(Budget {
+                netns: Some(ns.id),
+                namespace: owner.namespace,
+                pod: owner.pod,
+                conntrack: Some(stats),
+                ..Budget::empty(Scope::Conntrack)
+            })
+        })
+        .collect()
+}
+
+/// A SNAT or external row stays when one of its sources is an owner the
+/// filter names and its destination is one the filter names. Its
+/// conntrack states are not socket states, so `--state` leaves it be.
+fn keeps_nat_row(row: &Budget<'_>, filter: &Filter) -> bool {
+    let (Some(dst), Some(port)) = (row.dst_addr, row.dst_port) else {
+        return false;
+    };
+    let from_wanted_owner = row.sources.iter().flatten().any(|source| {
+        filter.owner.matches(&Owner {
+            namespace: source.namespace,
+            pod: source.pod,
+            ..Owner::NONE
+        })
+    });
+    from_wanted_owner
+        && filter.remote.as_ref().map_or(true, |f| f.matches(dst, port))
+        && filter.port.map_or(true, |p| p == port)
+}
+
+fn proto_name(proto: u8) -> &'static str {
+    match proto {
+        IPPROTO_UDP => "udp",
+        _ => "tcp",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::filter::OwnerFilter;
+    use crate::model::{testing, InterfaceAddress, Socket, StateSet, Timer};
+
+    const POD_NETNS: u64 = 4026532001;
+    const OTHER_POD_NETNS: u64 = 4026532002;
+    const NODE_NETNS: u64 = 4026531840;
+
+    fn everything() -> Filter {
+        Filter {
+            states: StateSet::EVERY,
+            owner: OwnerFilter::default(),
+            remote: None,
+            local: None,
+            port: None,
+        }
+    }
+
+    fn time_wait(local: &str, remote: &str, expires_ms: u32) -> Socket {
+        Socket {
+            timer: Timer::TimeWait,
+            expires_ms,
+            ..testing::socket(local, remote, TcpState::TimeWait, 0)
+        }
+    }
+
+    fn sysctls(range: [u16; 2], reserved: Vec<[u16; 2]>, tw_reuse: u8) -> Option<PortSysctls> {
+        Some(PortSysctls {
+            port_range: range,
+            reserved,
+            tw_reuse,
+        })
+    }
+
+    fn pod_owner(pod: &'static str, container: &'static str) -> Owner<'static> {
+        Owner {
+            namespace: Some("shop"),
+            pod: Some(pod),
+            container: Some(container),
+            attribution: Attribution::Process,
+            ..Owner::NONE
+        }
+    }
+
+    /// Every socket of a namespace owned by the owner of that index.
+    fn attributed<'a>(snapshot: &'a Snapshot, owners: &[(u64, Owner<'a>)]) -> Attributed<'a> {
+        let mut all = vec![Owner::NONE];
+        all.extend(owners.iter().map(|(_, o)| o.clone()));
+        let rows = snapshot
+            .namespaces
+            .iter()
+            .flat_map(|ns| {
+                let owner = owners
+                    .iter()
+                    .position(|(netns, _)| NetnsId::Inode(*netns) == ns.id)
+                    .map_or(0, |i| i as u32 + 1);
+                ns.sockets.iter().map(move |socket| Row {
+                    socket,
+                    netns: ns.id,
+                    owner,
+                })
+            })
+            .collect();
+        Attributed { owners: all, rows }
+    }
+
+    /// The pod's 30-port range holds a reserved port, a listener and a
+    /// bound-only socket: 27 ports for connect(); 8 are in use towards
+    /// 198.18.65.4:9000, TIME_WAIT included, so 29.6 %.
+    fn narrow_pod() -> Snapshot {
+        let mut snapshot = testing::snapshot();
+        let mut sockets = vec![
+            testing::socket("0.0.0.0:45020", "0.0.0.0:0", TcpState::Listen, 1),
+            testing::socket("0.0.0.0:8080", "0.0.0.0:0", TcpState::Listen, 2),
+            testing::socket("0.0.0.0:45025", "0.0.0.0:0", TcpState::Close, 3),
+            // Accepted by the listener inside the range: inbound, no budget.
+            testing::socket("198.18.64.4:45020", "198.18.65.9:50000", TcpState::Established, 4),
+            // Bound to a port outside the range before connecting.
+            testing::socket("198.18.64.4:30000", "198.18.65.4:9000", TcpState::Established, 5),
+            time_wait("198.18.64.4:45005", "198.18.65.4:9000", 30_000),
+            time_wait("198.18.64.4:45006", "198.18.65.4:9000", 12_000),
+            time_wait("198.18.64.4:45007", "198.18.65.4:9000", 50_000),
+        ];
+        for port in 45000..45005 {
+            sockets.push(testing::socket(
+                &format!("198.18.64.4:{port}"),
+                "198.18.65.4:9000",
+                TcpState::Established,
+                10 + port as u64,
+            ));
+        }
+        snapshot.namespaces.push(NetnsSnapshot {
+            sysctls: sysctls([45000, 45029], vec![[45010, 45010], [45020, 45020]], 2),
+            ..NetnsSnapshot::new(NetnsId::Inode(POD_NETNS), sockets)
+        });
+        snapshot
+    }
+
+    #[test]
+    fn connect_budget_leaves_out_reserved_listening_and_bound_ports() {
+        let snapshot = narrow_pod();
+        let attributed = attributed(&snapshot, &[(POD_NETNS, pod_owner("narrow", "app"))]);
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        let row = &rows[0];
+        assert_eq!(
+            (row.scope, row.netns, row.pod, row.container),
+            (Scope::Netns, Some(NetnsId::Inode(POD_NETNS)), Some("narrow"), Some("app"))
+        );
+        assert_eq!(row.src_addr, Some("198.18.64.4".parse().unwrap()));
+        assert_eq!((row.dst_addr, row.dst_port), (Some("198.18.65.4".parse().unwrap()), Some(9000)));
+        // 30 ports, less reserved 45010, and 45020 (reserved and listened
+        // on: once), and bound 45025.
+        assert_eq!(row.available, Some(27));
+        assert_eq!(row.in_use, Some(8));
+        assert_eq!(row.used_pct(), Some(29.6));
+        assert_eq!(row.states, vec![("ESTABLISHED", 5), ("TIME_WAIT", 3)]);
+        assert_eq!(row.next_free_ms, Some(12_000));
+    }
+
+    #[test]
+    fn time_wait_to_loopback_is_free_under_tw_reuse_2_and_held_under_0() {
+        for (tw_reuse, in_use) in [(2, 0), (0, 2), (1, 0)] {
+            let mut snapshot = testing::snapshot();
+            let sockets = vec![
+                time_wait("127.0.0.1:40001", "127.0.0.1:8081", 5_000),
+                time_wait("127.0.0.1:40002", "127.0.0.1:8081", 6_000),
+            ];
+            snapshot.namespaces.push(NetnsSnapshot {
+                sysctls: sysctls([32768, 60999], vec![], tw_reuse),
+                ..NetnsSnapshot::new(NetnsId::Inode(POD_NETNS), sockets)
+            });
+            let attributed = attributed(&snapshot, &[]);
+            let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+            assert_eq!(rows[0].in_use, Some(in_use), "tcp_tw_reuse {tw_reuse}");
+            assert_eq!(rows[0].states, vec![("TIME_WAIT", 2)]);
+            assert_eq!(rows[0].available, Some(60999 - 32768 + 1));
+            assert_eq!(rows[0].next_free_ms, (in_use > 0).then_some(5_000));
+        }
+        // Towards another address, tcp_tw_reuse 1 frees them too.
+        let mut snapshot = testing::snapshot();
+        snapshot.namespaces.push(NetnsSnapshot {
+            sysctls: sysctls([32768, 60999], vec![], 1),
+            ..NetnsSnapshot::new(
+                NetnsId::Inode(POD_NETNS),
+                vec![time_wait("10.0.0.1:40001", "10.0.0.2:80", 5_000)],
+            )
+        });
+        let attributed = attributed(&snapshot, &[]);
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        assert_eq!(rows[0].in_use, Some(0));
+    }
+
+    #[test]
+    fn unknown_sysctls_leave_available_unknown_and_count_every_port() {
+        let mut snapshot = narrow_pod();
+        snapshot.namespaces[0].sysctls = None;
+        let attributed = attributed(&snapshot, &[]);
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        assert_eq!((rows[0].in_use, rows[0].available, rows[0].used_pct()), (Some(9), None, None));
+    }
+
+    #[test]
+    fn a_budget_is_one_namespace_source_destination_and_port() {
+        let mut snapshot = testing::snapshot();
+        let sockets = vec![
+            testing::socket("10.0.0.1:40000", "10.0.0.9:443", TcpState::Established, 1),
+            // v4-mapped: the same budget.
+            testing::socket("[::ffff:10.0.0.1]:40001", "[::ffff:10.0.0.9]:443", TcpState::SynSent, 2),
+            testing::socket("10.0.0.1:40002", "10.0.0.9:80", TcpState::Established, 3),
+            testing::socket("10.0.0.2:40000", "10.0.0.9:443", TcpState::Established, 4),
+        ];
+        snapshot.namespaces.push(NetnsSnapshot {
+            sysctls: sysctls([40000, 40009], vec![], 2),
+            ..NetnsSnapshot::new(NetnsId::Inode(POD_NETNS), sockets)
+        });
+        let attributed = attributed(&snapshot, &[]);
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        let keys: Vec<(String, String, u16, u64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.src_addr.unwrap().to_string(),
+                    r.dst_addr.unwrap().to_string(),
+                    r.dst_port.unwrap(),
+                    r.in_use.unwrap(),
+                )
+            })
+            .collect();
+        // Fullest first: 20 % before the 10 % rows, which keep address order.
+        assert_eq!(
+            keys,
+            vec![
+                ("10.0.0.1".into(), "10.0.0.9".into(), 443, 2),
+                ("10.0.0.1".into(), "10.0.0.9".into(), 80, 1),
+                ("10.0.0.2".into(), "10.0.0.9".into(), 443, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn container_is_named_only_when_every_process_socket_shares_it() {
+        let snapshot = narrow_pod();
+        let mut attributed = attributed(&snapshot, &[(POD_NETNS, pod_owner("narrow", "app"))]);
+        attributed.owners.push(pod_owner("narrow", "sidecar"));
+        let sidecar = attributed.owners.len() as u32 - 1;
+        let last = attributed.rows.len() - 1;
+        attributed.rows[last].owner = sidecar;
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        assert_eq!((rows[0].pod, rows[0].container), (Some("narrow"), None));
+        // Sockets no process holds (TIME_WAIT) do not hide the container.
+        attributed.rows[last].owner = 1;
+        let pod_level = Owner {
+            container: None,
+            attribution: Attribution::Netns,
+            ..pod_owner("narrow", "")
+        };
+        attributed.owners.push(pod_level);
+        let timewait = attributed
+            .rows
+            .iter()
+            .position(|r| r.socket.state == TcpState::TimeWait)
+            .unwrap();
+        attributed.rows[timewait].owner = attributed.owners.len() as u32 - 1;
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        assert_eq!(rows[0].container, Some("app"));
+    }
+
+    fn flow(src: &str, dst: &str, nat: &str, nat_port: u16, backend: &str, state: u8) -> SnatFlow {
+        let src: std::net::SocketAddr = src.parse().unwrap();
+        let dst: std::net::SocketAddr = dst.parse().unwrap();
+        let backend: std::net::SocketAddr = backend.parse().unwrap();
+        SnatFlow(
+            IPPROTO_TCP,
+            src.ip(),
+            src.port(),
+            dst.ip(),
+            dst.port(),
+            backend.ip(),
+            backend.port(),
+            nat.parse().unwrap(),
+            nat_port,
+            0,
+            Some(state),
+            Some(100),
+        )
+    }
+
+    fn address(ip: &str) -> InterfaceAddress {
+        InterfaceAddress {
+            address: ip.parse().unwrap(),
+            prefix_len: 24,
+        }
+    }
+
+    /// Two pods behind the node's MASQUERADE towards 198.18.65.2:8080,
+    /// whose rule allows 41000-41039: 5 of 40 ports.
+    fn nat_node() -> Snapshot {
+        let mut snapshot = testing::snapshot();
+        let rule = |ports: [u16; 2], daddr: &str| NatRule {
+            family: NFPROTO_IPV4,
+            ports: Some(ports),
+            l4proto: Some(IPPROTO_TCP),
+            dport: Some(8080),
+            saddr: Some(("198.18.64.0".parse().unwrap(), 24)),
+            daddr: Some((daddr.parse().unwrap(), 32)),
+            partial: false,
+        };
+        let mut flows = Vec::new();
+        for (i, pod) in ["198.18.64.2", "198.18.64.2", "198.18.64.2", "198.18.64.3", "198.18.64.3"]
+            .iter()
+            .enumerate()
+        {
+            let state = if i == 0 { 7 } else { 3 };
+            flows.push(flow(
+                &format!("{pod}:{}", 50000 + i),
+                "198.18.65.2:8080",
+                "198.18.65.1",
+                41000 + i as u16,
+                "198.18.65.2:8080",
+                state,
+            ));
+        }
+        snapshot.namespaces.push(NetnsSnapshot {
+            addresses: Some(vec![address("198.18.64.1"), address("198.18.65.1")]),
+            conntrack: Some(ConntrackStats {
+                entries: 5,
+                max: Some(262144),
+                insert_failed: 3,
+                drop: 3,
+                early_drop: 0,
+            }),
+            snat_flows: Some(flows),
+            nat_rules: Some(vec![rule([41000, 41039], "198.18.65.2"), rule([42000, 42009], "198.18.65.3")]),
+            ..NetnsSnapshot::new(NetnsId::Inode(NODE_NETNS), vec![])
+        });
+        // Each pod's open socket is also the first entry NAT made of it.
+        for (netns, ip, port) in [(POD_NETNS, "198.18.64.2", 50000), (OTHER_POD_NETNS, "198.18.64.3", 50003)] {
+            snapshot.namespaces.push(NetnsSnapshot {
+                addresses: Some(vec![address(ip), address("127.0.0.1")]),
+                ..NetnsSnapshot::new(
+                    NetnsId::Inode(netns),
+                    vec![testing::socket(&format!("{ip}:{port}"), "198.18.65.2:8080", TcpState::Established, netns)],
+                )
+            });
+        }
+        snapshot
+    }
+
+    fn nat_owners() -> [(u64, Owner<'static>); 2] {
+        [(POD_NETNS, pod_owner("web-a", "app")), (OTHER_POD_NETNS, pod_owner("web-b", "app"))]
+    }
+
+    #[test]
+    fn snat_budget_takes_the_rule_range_and_names_the_pods_behind_it() {
+        let snapshot = nat_node();
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        let snat: Vec<&Budget> = rows.iter().filter(|r| r.scope == Scope::Snat).collect();
+        assert_eq!(snat.len(), 1, "{rows:#?}");
+        let row = snat[0];
+        assert_eq!(row.netns, Some(NetnsId::Inode(NODE_NETNS)));
+        assert_eq!(row.src_addr, Some("198.18.65.1".parse().unwrap()));
+        assert_eq!((row.in_use, row.available), (Some(5), Some(40)));
+        assert_eq!(row.used_pct(), Some(12.5));
+        assert_eq!(row.states, vec![("ESTABLISHED", 4), ("TIME_WAIT", 1)]);
+        assert_eq!(row.next_free_ms, Some(100_000));
+        assert_eq!((row.namespace, row.pod), (None, None), "two pods share it");
+        let sources: Vec<(Option<&str>, u64)> =
+            row.sources.as_ref().unwrap().iter().map(|s| (s.pod, s.count)).collect();
+        assert_eq!(sources, vec![(Some("web-a"), 3), (Some("web-b"), 2)]);
+        // The conntrack counters come last.
+        let last = rows.last().unwrap();
+        assert_eq!(last.scope, Scope::Conntrack);
+        assert_eq!(last.conntrack.map(|c| (c.entries, c.insert_failed)), Some((5, 3)));
+    }
+
+    #[test]
+    fn snat_range_falls_back_to_ports_inside_one_rule_then_to_the_default() {
+        let snapshot = nat_node();
+        let flows: Vec<&SnatFlow> = snapshot.namespaces[0].snat_flows.as_ref().unwrap().iter().collect();
+        let mut rules = snapshot.namespaces[0].nat_rules.clone().unwrap();
+        // Matches that do not decide: both rules match every flow, and only
+        // the first holds its NAT ports.
+        for rule in &mut rules {
+            rule.daddr = None;
+        }
+        assert_eq!(snat_capacity(Some(&rules), &flows), 40);
+        // No rule holds them: the kernel's default for unprivileged ports.
+        rules[0].ports = Some([43000, 43009]);
+        assert_eq!(snat_capacity(Some(&rules), &flows), 64512);
+        assert_eq!(snat_capacity(None, &flows), 64512);
+        // A rule without ports: the default too.
+        assert_eq!(
+            snat_capacity(Some(&[NatRule { ports: None, ..rules[0].clone() }]), &flows),
+            64512
+        );
+        // Privileged source ports map into 600-1023.
+        let mut privileged = flows[0].clone();
+        privileged.2 = 700;
+        assert_eq!(snat_capacity(None, &[&privileged]), 424);
+    }
+
+    #[test]
+    fn owner_filters_keep_snat_rows_with_a_matching_source() {
+        let snapshot = nat_node();
+        let attributed = attributed(&snapshot, &nat_owners());
+        let mut filter = everything();
+        filter.owner.pod = Some("web-b".into());
+        let rows = budgets(&snapshot, &attributed, &filter, None, usize::MAX);
+        let scopes: Vec<(Scope, Option<&str>)> = rows.iter().map(|r| (r.scope, r.pod)).collect();
+        // web-b's own budget, and the SNAT row it shares; the node's
+        // conntrack row belongs to no pod.
+        assert_eq!(scopes, vec![(Scope::Snat, None), (Scope::Netns, Some("web-b"))]);
+        filter.owner.pod = Some("nobody".into());
+        assert!(budgets(&snapshot, &attributed, &filter, None, usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn external_budget_counts_each_flow_once() {
+        let snapshot = nat_node();
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), Some(10), usize::MAX);
+        let external: Vec<&Budget> = rows.iter().filter(|r| r.scope == Scope::External).collect();
+        assert_eq!(external.len(), 1, "{rows:#?}");
+        // The pods' sockets 198.18.64.2:50000 and .3:50003 are also SNAT
+        // entries: 5 flows, not 7.
+        assert_eq!((external[0].in_use, external[0].available), (Some(5), Some(10)));
+        assert_eq!(external[0].used_pct(), Some(50.0));
+        assert_eq!(external[0].dst_addr, Some("198.18.65.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn top_keeps_the_fullest_budgets_and_every_conntrack_row() {
+        let snapshot = nat_node();
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), None, 1);
+        let scopes: Vec<Scope> = rows.iter().map(|r| r.scope).collect();
+        assert_eq!(scopes, vec![Scope::Snat, Scope::Conntrack]);
+    }
+}
