@@ -6,9 +6,12 @@ port budgets.
 
 ```text
  docker pod A   198.18.64.2 ─┐                                  ┌ remote 198.18.65.2; serves 198.18.66.0/24:
- containerd B   198.18.64.3 ─┼─ pbbr0 [node: NAT] pbr0 ── eth0 ─┤   198.18.66.2:8080  (shared destination)
- podman pod C   198.18.64.4 ─┘  198.18.64.1    198.18.65.1      │   198.18.66.3:8080  (full SNAT budget)
-                                                                └   198.18.66.4:9000  (narrow pod's target)
+ containerd B   198.18.64.3 ─┼─ pbbr0 [node: NAT] pbr0 ── eth0 ─┤   198.18.66.2:8080  (shared destination: A, B)
+ podman pod C   198.18.64.4 ─┘  198.18.64.1    198.18.65.1      │   198.18.66.3:8080  (full SNAT budget: C)
+                                                                │   198.18.66.4:9000  (narrow pod C's target)
+                                                                │   198.18.66.5:53/udp (DNS: B)
+                                                                └   198.18.66.6:8080  (backend of the Service
+                                                                      198.18.67.1:80: A)
 ```
 
 The servers' addresses are on no interface of any namespace (the remote
@@ -19,6 +22,10 @@ Node namespace rules (POSTROUTING, all towards pbr0):
   iptables-nft  -d 198.18.66.2 -p tcp --dport 8080 -j MASQUERADE --to-ports 41000-41039   (40 ports)
   nft native    ip daddr 198.18.66.3 tcp dport 8080 masquerade to :42000-42009          (10 ports)
   nft native    ip daddr 198.18.66.4 masquerade                                         (1024-65535)
+  nft native    ip daddr 198.18.66.5 udp dport 53 masquerade to :43000-43019            (20 ports)
+  nft native    ip daddr 198.18.66.6 tcp dport 8080 masquerade to :44000-44019          (20 ports)
+and PREROUTING: the Service 198.18.67.1:80 DNATed to 198.18.66.6:8080, as kube-proxy
+does; and pod C's flows to 198.18.66.4:9000 in conntrack zone 5 (a raw chain).
 
 Everything runs in namespaces this module makes; addresses are in
 198.18.0.0/15 only; the machine's own namespace gets no link, route, rule or
@@ -73,6 +80,12 @@ FULL = ("198.18.66.3", 8080)  # one pod fills the nft masquerade to :42000-42009
 NARROW_TARGET = ("198.18.66.4", 9000)  # nft masquerade without ports; the narrow pod's destination
 SHARED_PORTS = (41000, 41039)
 FULL_PORTS = (42000, 42009)
+DNS = ("198.18.66.5", 53)  # UDP, pod B's queries; nft masquerade to :43000-43019
+DNS_PORTS = (43000, 43019)
+SERVICE = ("198.18.67.1", 80)  # DNAT to BACKEND in the node namespace
+BACKEND = ("198.18.66.6", 8080)  # nft masquerade to :44000-44019
+BACKEND_PORTS = (44000, 44019)
+NARROW_ZONE = 5  # conntrack zone of pod C's flows to NARROW_TARGET
 NARROW_RANGE = (45000, 45029)
 NARROW_RESERVED = 45010
 NARROW_LISTENER = 45020  # a container's listener inside the range
@@ -85,10 +98,23 @@ IPTABLES_RULE = (
 )
 NFT_RULESET = f"""\
 table ip cnpb_nat {{
+    chain pre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr {SERVICE[0]} tcp dport {SERVICE[1]} dnat to {BACKEND[0]}:{BACKEND[1]}
+    }}
     chain post {{
         type nat hook postrouting priority srcnat; policy accept;
         oifname "pbr0" ip saddr {POD_NET} ip daddr {FULL[0]} tcp dport {FULL[1]} masquerade to :{FULL_PORTS[0]}-{FULL_PORTS[1]}
         oifname "pbr0" ip saddr {POD_NET} ip daddr {NARROW_TARGET[0]} masquerade
+        oifname "pbr0" ip saddr {POD_NET} ip daddr {DNS[0]} udp dport {DNS[1]} masquerade to :{DNS_PORTS[0]}-{DNS_PORTS[1]}
+        oifname "pbr0" ip saddr {POD_NET} ip daddr {BACKEND[0]} tcp dport {BACKEND[1]} masquerade to :{BACKEND_PORTS[0]}-{BACKEND_PORTS[1]}
+    }}
+}}
+table ip cnpb_zone {{
+    chain pre {{
+        type filter hook prerouting priority raw; policy accept;
+        ip saddr 198.18.64.4 ip daddr {NARROW_TARGET[0]} tcp dport {NARROW_TARGET[1]} ct zone set {NARROW_ZONE}
+        ip saddr {NARROW_TARGET[0]} tcp sport {NARROW_TARGET[1]} ct zone set {NARROW_ZONE}
     }}
 }}
 """
@@ -318,7 +344,7 @@ class Servers:
     process: every connection is read until the client closes, then closed,
     so the client's side is the one left in TIME_WAIT."""
 
-    def __init__(self, netns_path, ports):
+    def __init__(self, netns_path, ports, udp=()):
         self.sel = selectors.DefaultSelector()
         self.stop = threading.Event()
 
@@ -331,11 +357,21 @@ class Servers:
                 s.listen(4096)
                 s.setblocking(False)
                 socks.append(s)
-            return socks
+            udp_socks = []
+            for addr in udp:
+                # Bound to the service's own address (local by its route), so that
+                # answers come from it, as the NAT's reply tuple expects.
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(addr)
+                s.setblocking(False)
+                udp_socks.append(s)
+            return socks, udp_socks
 
-        self.listeners = in_netns(netns_path, listen)
+        self.listeners, self.udp = in_netns(netns_path, listen)
         for s in self.listeners:
             self.sel.register(s, selectors.EVENT_READ, True)
+        for s in self.udp:
+            self.sel.register(s, selectors.EVENT_READ, "udp")
         self.thread = threading.Thread(target=self._serve, name="remote-servers", daemon=True)
         self.thread.start()
 
@@ -343,6 +379,13 @@ class Servers:
         while not self.stop.is_set():
             for key, _ in self.sel.select(timeout=0.2):
                 s = key.fileobj
+                if key.data == "udp":
+                    try:
+                        data, peer = s.recvfrom(512)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    s.sendto(data, peer)  # the answer to a "DNS query"
+                    continue
                 if key.data:
                     try:
                         conn, _ = s.accept()
@@ -454,13 +497,16 @@ class Node:
         run(["ip", "-n", remote, "link", "set", "eth0", "up"])
         run(["ip", "-n", remote, "route", "add", "local", SERVICE_NET, "dev", "lo"])
         run(["ip", "-n", node, "route", "add", SERVICE_NET, "via", REMOTE_ADDR])
-        self.sysctl(self.node_path, "net.ipv4.ip_forward=1")
+        # UDP entries (the DNS queries) last as long as TCP TIME_WAIT ones, beyond the checks.
+        self.sysctl(self.node_path, "net.ipv4.ip_forward=1", "net.netfilter.nf_conntrack_udp_timeout=120",
+                    "net.netfilter.nf_conntrack_udp_timeout_stream=120")
         run(["ip", "netns", "exec", node, "iptables-nft", *IPTABLES_RULE.split()])
         rules = os.path.join(self.workdir, "node.nft")
         with open(rules, "w") as f:
             f.write(NFT_RULESET)
         run(["ip", "netns", "exec", node, "nft", "-f", rules])
-        self.servers = Servers(self.remote_path, sorted({SHARED[1], FULL[1], NARROW_TARGET[1]}))
+        self.servers = Servers(self.remote_path, sorted({SHARED[1], FULL[1], NARROW_TARGET[1], BACKEND[1]}),
+                               udp=[DNS])
         self.cleanup.push("remote servers", self.servers.close)
 
     def attach(self, pod, index):
@@ -683,6 +729,8 @@ class Node:
              loop.format(n=SHARED_A_SHORT, host=SHARED[0], port=SHARED[1])], timeout=60)
         run(["docker", "exec", a.containers["client"], "sh", "-c",
              loop.format(n=LOOPBACK_SHORT, host="127.0.0.1", port=LOOPBACK_PORT)], timeout=60)
+        run(["docker", "exec", a.containers["client"], "sh", "-c",
+             loop.format(n=SERVICE_SHORT, host=SERVICE[0], port=SERVICE[1])], timeout=60)
         # Pod B: from its namespace, and on until the shared SNAT range is 85% full: near
         # full, the NAT may evict a TIME_WAIT entry for a new flow (Linux 6.5+), so the
         # count of entries is not simply the count of connections.
@@ -691,6 +739,17 @@ class Node:
             self.connect(b, SHARED).close()
             made += 1
         self.facts["shared_b_connects"] = made
+        answered = 0
+        for _ in range(DNS_QUERIES):
+            s = in_netns(b.netns_path, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            with s:
+                s.settimeout(2)
+                s.sendto(b"query", DNS)
+                try:
+                    answered += s.recv(512) == b"query"
+                except OSError:
+                    pass
+        self.facts["dns_answered"] = answered
         self.facts["churned_in_s"] = time.monotonic() - started
 
         def settled():
@@ -705,6 +764,8 @@ class Node:
 
 
 SHARED_A_SHORT = 21
+SERVICE_SHORT = 4
+DNS_QUERIES = 7
 SHARED_TARGET = 34  # SNAT entries to the shared destination, of 40
 SHARED_B_SHORT = 12
 LOOPBACK_SHORT = 5

@@ -5,8 +5,9 @@ on dockerd, containerd and podman, SNAT rules (iptables-nft MASQUERADE
 connection churn that fills the budgets: a pod whose 30-port
 ip_local_port_range runs out (connect() fails with EADDRNOTAVAIL), two pods
 sharing one 40-port SNAT destination, a 10-port SNAT range full of
-ESTABLISHED flows whose next SYNs the NAT drops (insert_failed, drop). See
-portnode.py for the topology.
+ESTABLISHED flows whose next SYNs the NAT drops (insert_failed, drop), flows
+to a Service DNATed to its backend, UDP "DNS" flows, and a conntrack zone.
+See portnode.py for the topology.
 
 Every number cnetstat prints is checked against what the kernel's own tools
 say in each namespace at the same moment: `ss -tano` and the sysctls in every
@@ -38,9 +39,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import portnode  # noqa: E402
 from checks import Report, compact, run_cnetstat  # noqa: E402
 from portnode import (  # noqa: E402
+    BACKEND,
+    DNS,
     FULL,
     FULL_PORTS,
     NARROW_TARGET,
+    NARROW_ZONE,
+    SERVICE,
     SHARED,
     SHARED_PORTS,
     Node,
@@ -217,17 +222,19 @@ def parse_stats(text):
 
 
 def parse_budgets(ruleset):
-    """(daddr, dport or None, ports) for every masquerade/snat rule of `nft list ruleset`
-    (iptables-nft's MASQUERADE --to-ports shows there as `masquerade to :A-B`)."""
+    """(daddr, proto or None, dport or None, ports) for every masquerade/snat rule of
+    `nft list ruleset` (iptables-nft's MASQUERADE --to-ports shows there as
+    `masquerade to :A-B`)."""
     budgets = []
     for line in ruleset.splitlines():
         if not re.search(r"\b(masquerade|snat)\b", line):
             continue
         daddr = re.search(r"ip daddr (\S+)", line)
-        dport = re.search(r"tcp dport (\d+)", line)
+        dport = re.search(r"\b(tcp|udp) dport (\d+)", line)
         ports = re.search(r"\b(?:masquerade|snat)\b.*:(\d+)-(\d+)", line)
         size = int(ports.group(2)) - int(ports.group(1)) + 1 if ports else 64512
-        budgets.append((daddr.group(1) if daddr else None, int(dport.group(1)) if dport else None, size))
+        budgets.append((daddr.group(1) if daddr else None, dport.group(1) if dport else None,
+                        int(dport.group(2)) if dport else None, size))
     return budgets
 
 
@@ -289,7 +296,8 @@ def expected_rows(reading, node):
         budgets.setdefault(key, []).append(e)
     for key, entries in budgets.items():
         dst, dport = key[4], key[5]
-        available = next((n for d, p, n in reading.budgets if d == dst and p in (None, dport)), None)
+        available = next((n for d, proto, p, n in reading.budgets
+                          if d == dst and proto in (None, key[6]) and p in (None, dport)), None)
         sources = Counter()
         for e in entries:
             pod = pods_by_addr.get(e.orig[0])
@@ -320,20 +328,31 @@ def reusable(sock, tw_reuse):
     return tw_reuse == 1 or (tw_reuse == 2 and (is_loopback(sock.raddr) or is_loopback(sock.laddr)))
 
 
+EXTERNAL_DESTINATIONS = [(*SHARED, "tcp"), (*FULL, "tcp"), (*NARROW_TARGET, "tcp"), (*BACKEND, "tcp"),
+                         (*SERVICE, "tcp"), (*DNS, "udp")]
+
+
 def expected_external(reading, n):
     """Every outbound flow of the test's namespaces towards each of its remote
-    destinations, a socket and its SNAT entry counted once, against n."""
+    destinations, a socket and its SNAT entry counted once, against n. A flow
+    goes where it leaves the node: a socket to the Service counts for the
+    backend its conntrack entry was DNATed to, and the Service gets none."""
+    dnat = {}
+    for e in reading.snat:
+        if (e.orig[1], e.orig[3]) != (e.reply[0], e.reply[2]):
+            dnat[(e.proto, e.orig[0], e.orig[2], e.orig[1], e.orig[3])] = (e.reply[0], e.reply[2])
     flows = {}
     for ns in reading.netns.values():
         listening = {s.lport for s in ns.socks if s.state == "LISTEN"}
         for s in ns.socks:
             if s.state != "LISTEN" and s.lport not in listening:
-                flows.setdefault((s.raddr, s.rport), set()).add((s.laddr, s.lport))
+                dst = dnat.get(("tcp", s.laddr, s.lport, s.raddr, s.rport), (s.raddr, s.rport))
+                flows.setdefault((*dst, "tcp"), set()).add((s.laddr, s.lport))
     for e in reading.snat:
-        flows.setdefault((e.reply[0], e.reply[2]), set()).add((e.orig[0], e.orig[2]))
+        flows.setdefault((e.reply[0], e.reply[2], e.proto), set()).add((e.orig[0], e.orig[2]))
     return {
-        ("external", dst, dport, "tcp"): {"in_use": len(flows.get((dst, dport), ())), "available": n}
-        for dst, dport in (SHARED, FULL, NARROW_TARGET)
+        ("external", dst, dport, proto): {"in_use": len(flows.get((dst, dport, proto), ())), "available": n}
+        for dst, dport, proto in EXTERNAL_DESTINATIONS
     }
 
 
@@ -399,7 +418,9 @@ def compare(row, before, after):
         if not number(got) or not (min(want) <= got <= max(want)):
             problems.append(f"{k} {got!r}, the kernel's tools say {_span(want)}")
     for k in ("states",):
-        if k in options[0] and all(row.get(k) != e[k] for e in options):
+        # UDP entries have no conntrack state: {} or null.
+        if k in options[0] and all(row.get(k) != e[k] and not (e[k] == {} and row.get(k) is None)
+                                   for e in options):
             problems.append(f"{k} {row.get(k)!r}, the kernel's tools say {options[0][k]!r}"
                             + (f" (after: {options[-1][k]!r})" if len(options) > 1 and options[0][k] != options[-1][k] else ""))
     if "sources" in options[0]:
@@ -408,6 +429,9 @@ def compare(row, before, after):
             problems.append(f"sources malformed: {row.get('sources')!r}")
         elif all(got != e["sources"] for e in options):
             problems.append(f"sources {_sources_text(got)}, conntrack says {_sources_text(options[0]['sources'])}")
+        counts = [s.get("count") for s in row.get("sources") or [] if isinstance(s, dict)]
+        if counts != sorted(counts, reverse=True):
+            problems.append(f"sources not most first: counts {counts}")
     if "next_free_s" in options[0]:
         want = [e["next_free_s"] for e in options]
         got = row.get("next_free_s")
@@ -459,7 +483,8 @@ def schema_problems(result):
                         errs.append(f"{k}: expected a number, got {row.get(k)!r}")
                 if not number(row.get("used_pct")):
                     errs.append(f"used_pct: expected a number, got {row.get('used_pct')!r}")
-                if not isinstance(row.get("states"), dict) and not (scope == "external" and row.get("states") is None):
+                if not isinstance(row.get("states"), dict) and not (
+                        row.get("states") is None and (scope == "external" or row.get("proto") == "udp")):
                     errs.append(f"states: expected an object, got {row.get('states')!r}")
             if scope in ("snat", "external") and not isinstance(row.get("sources"), list):
                 errs.append(f"sources: expected a list, got {row.get('sources')!r}")
@@ -528,7 +553,7 @@ class Scenario:
             b, a = obs.exp_before.get(key), obs.exp_after.get(key)
             row = rows.get(key)
             if row is None:
-                if b is not None and a is not None:
+                if b is not None and a is not None and not (key[0] == "external" and b["in_use"] == a["in_use"] == 0):
                     problems.append(f"no row for {describe_key(key)}; expected {compact(b)}")
                 continue
             found = compare(row, b, a)
@@ -575,6 +600,17 @@ class Scenario:
         full = exp.get(("snat", n.node_inode, 0, portnode.NAT_ADDR, *FULL, "tcp"))
         if not full or full["in_use"] != FULL_PORTS[1] - FULL_PORTS[0] + 1:
             problems.append(f"SNAT to {FULL}: {full}, expected the whole range in use")
+        backend = exp.get(("snat", n.node_inode, 0, portnode.NAT_ADDR, *BACKEND, "tcp"))
+        if not backend or backend["in_use"] != portnode.SERVICE_SHORT:
+            problems.append(f"SNAT to the Service's backend {BACKEND}: {backend}, expected "
+                            f"{portnode.SERVICE_SHORT} entries")
+        zoned = exp.get(("snat", n.node_inode, NARROW_ZONE, portnode.NAT_ADDR, *NARROW_TARGET, "tcp"))
+        if not zoned or zoned["in_use"] != f.get("narrow_connects"):
+            problems.append(f"SNAT to {NARROW_TARGET} in zone {NARROW_ZONE}: {zoned}")
+        dns = exp.get(("snat", n.node_inode, 0, portnode.NAT_ADDR, *DNS, "udp"))
+        if f.get("dns_answered") != portnode.DNS_QUERIES or not dns or dns["in_use"] != portnode.DNS_QUERIES:
+            problems.append(f"DNS: {f.get('dns_answered')} of {portnode.DNS_QUERIES} queries answered, "
+                            f"SNAT entries {dns}")
         self.check(f"setup: the kernel's own view (pod C got {f.get('narrow_connects')} ports then "
                    f"{f.get('narrow_refusal')}; SNAT {SHARED[0]}:{SHARED[1]} "
                    f"{shared and shared['in_use']}/{size}; {FULL[0]}:{FULL[1]} full, "
@@ -624,8 +660,8 @@ class Scenario:
         res = obs.result
         problems = [] if res.returncode == 0 else [res.describe()]
         budgets, counters, header, extra = parse_table(res.stdout)
-        if header[: len(TABLE_HEADER)] != TABLE_HEADER:
-            problems.append(f"header: expected {TABLE_HEADER}, got {header}")
+        if [h for h in header if h in TABLE_HEADER] != TABLE_HEADER:
+            problems.append(f"header: expected {TABLE_HEADER} in this order, got {header}")
         if not budgets:
             problems.append(f"no budget lines in: {res.stdout[:300]!r}")
         n = self.node
@@ -640,10 +676,14 @@ class Scenario:
                 problems.append(f"{'unmarked' if not line['mark'] else 'marked'} line at {pct}%: {line['text']!r}")
             key = None
             dst, _, dport = line["DESTINATION"].rpartition(":")
-            if line["SCOPE"] == "netns" and line["POD"] in by_pod and dport.isdigit():
-                key = ("netns", by_pod[line["POD"]].netns, line["SOURCE"], dst, int(dport), "tcp")
-            elif line["SCOPE"] == "snat" and line["SOURCE"] == portnode.NAT_ADDR and dport.isdigit():
-                key = ("snat", n.node_inode, 0, line["SOURCE"], dst, int(dport), "tcp")
+            scope = re.fullmatch(r"(\w+)(?: zone (\d+))?", line["SCOPE"])
+            proto = line.get("PROTO", "tcp")
+            if not scope or not dport.isdigit():
+                problems.append(f"unreadable SCOPE or DESTINATION: {line['text']!r}")
+            elif scope.group(1) == "netns" and line["POD"] in by_pod:
+                key = ("netns", by_pod[line["POD"]].netns, line["SOURCE"], dst, int(dport), proto)
+            elif scope.group(1) == "snat" and line["SOURCE"] == portnode.NAT_ADDR:
+                key = ("snat", n.node_inode, int(scope.group(2) or 0), line["SOURCE"], dst, int(dport), proto)
             if key is None or (key not in obs.exp_before and key not in obs.exp_after):
                 continue
             seen.add(key)
@@ -703,7 +743,70 @@ class Scenario:
             problems.append(f"expected 1 budget row, got {len(budgets)}")
         elif not number(budgets[0].get("used_pct")) or budgets[0]["used_pct"] < 100:
             problems.append(f"expected a row at 100% (pod C's is), got {compact(budgets[0])}")
-        self.check("--top 1: the fullest row only", problems)
+        scopes = [r.get("scope") for r in res.rows]
+        if scopes[:1] == ["conntrack"] or "conntrack" in scopes and scopes[scopes.index("conntrack"):].count("conntrack") \
+                != len(scopes) - scopes.index("conntrack"):
+            problems.append(f"the conntrack rows do not follow the budgets: scopes {scopes}")
+        if ("conntrack", self.node.node_inode) not in {row_key(r) for r in res.rows}:
+            problems.append(f"no conntrack row for the node namespace {self.node.node_inode}")
+        self.check("--top 1: the fullest row only, then the conntrack counters", problems)
+
+    def state_filter(self):
+        """--state picks the connect() budgets holding a socket in that state."""
+        obs = self.observe(["--format", "json", "--state", "time-wait"])
+        res = obs.result
+        problems = [] if res.returncode == 0 else [res.describe()]
+        mine = {p.netns for p in self.node.pods.values()}
+        got = {row_key(r) for r in res.rows if r.get("scope") == "netns" and r.get("netns") in mine}
+        want = {k for k, e in obs.exp_before.items() if k[0] == "netns" and "TIME_WAIT" in e["states"]}
+        after = {k for k, e in obs.exp_after.items() if k[0] == "netns" and "TIME_WAIT" in e["states"]}
+        if got != want and got != after:
+            problems.append(f"budgets of the test's pods: {sorted(map(describe_key, got))}, the ones holding a "
+                            f"TIME_WAIT: {sorted(map(describe_key, want))}")
+        problems += [f"no TIME_WAIT in {compact(r)}" for r in res.rows
+                     if r.get("scope") == "netns" and "TIME_WAIT" not in (r.get("states") or {})]
+        for row in res.rows:
+            key = row_key(row)
+            if key in want:
+                found = compare(row, obs.exp_before.get(key), obs.exp_after.get(key))
+                if found:
+                    problems.append(f"{describe_key(key)}: " + "; ".join(found))
+        self.check("--state time-wait: the budgets holding a TIME_WAIT, their numbers whole", problems)
+
+    def remote_filter(self):
+        dest = f"{SHARED[0]}:{SHARED[1]}"
+        obs = self.observe(["--format", "json", "--remote", dest])
+        res = obs.result
+        problems = [] if res.returncode == 0 else [res.describe()]
+        problems += [f"not towards {dest}: {compact(r)}" for r in res.rows
+                     if r.get("scope") != "conntrack" and (r.get("dst_addr"), r.get("dst_port")) != SHARED]
+        wanted = {"netns", "snat"}
+        rows = {row_key(r): r for r in res.rows}
+        for key in obs.exp_before:
+            if key[0] in wanted and key in obs.exp_after and (key[3:5] if key[0] == "netns" else key[4:6]) == SHARED:
+                if key[0] == "netns" and key[1] not in {p.netns for p in self.node.pods.values()}:
+                    continue
+                if key not in rows:
+                    problems.append(f"no row for {describe_key(key)}")
+                else:
+                    found = compare(rows[key], obs.exp_before[key], obs.exp_after[key])
+                    if found:
+                        problems.append(f"{describe_key(key)}: " + "; ".join(found))
+        self.check(f"--remote {dest}: the budgets towards it only (pods A and B, their SNAT)", problems)
+
+    def record_replay(self):
+        path = os.path.join(self.node.workdir, "ports-recording.json")
+        live = run_cnetstat([self.binary, "--record", path, "--ports", "--format", "json"])
+        replayed = run_cnetstat([self.binary, "--replay", path, "--ports", "--format", "json"])
+        problems = [r.describe() for r in (live, replayed) if r.returncode != 0]
+        if live.stdout != replayed.stdout:
+            diff = next((f"line {i + 1}: {a!r} vs {b!r}" for i, (a, b) in
+                         enumerate(zip(live.stdout.splitlines(), replayed.stdout.splitlines())) if a != b),
+                        f"{len(live.rows)} rows live, {len(replayed.rows)} replayed")
+            problems.append(f"replay differs from the live run: {diff[:600]}")
+        if not any(r.get("scope") == "snat" for r in replayed.rows):
+            problems.append("no snat row in the replay")
+        self.check("--record then --replay --ports: the same rows, SNAT and conntrack included", problems)
 
     def external(self):
         obs = self.observe(["--format", "json", "--snat-ports", str(EXTERNAL_N)], external=EXTERNAL_N)
@@ -715,6 +818,14 @@ class Scenario:
                 problems.append(f"available {row.get('available')}, expected {EXTERNAL_N}: {compact(row)}")
         if not any(r.get("scope") == "netns" for r in res.rows):
             problems.append("no netns rows next to the external ones")
+        service = next((r for r in res.rows if row_key(r) == ("external", *SERVICE, "tcp")), None)
+        if service and service.get("in_use"):
+            dnat = [e for e in obs.before.snat if (e.orig[1], e.orig[3]) == SERVICE]
+            problems.append(
+                f"the pods' {len(dnat)} flows to the Service {SERVICE[0]}:{SERVICE[1]} leave the node DNATed to "
+                f"{BACKEND[0]}:{BACKEND[1]} (conntrack -L: orig dst {SERVICE[0]}:{SERVICE[1]}, reply src "
+                f"{BACKEND[0]}:{BACKEND[1]}) and count there; the Service row counts them a second time "
+                f"(in_use {service['in_use']})")
         self.check(f"--snat-ports {EXTERNAL_N}: one external row per destination, each flow once "
                    "(pod sockets and SNAT entries)", problems)
 
@@ -741,7 +852,10 @@ class Scenario:
         self.table_view()
         self.pod_filter()
         self.top()
+        self.state_filter()
+        self.remote_filter()
         self.external()
+        self.record_replay()
         self.without_net_admin()
         self.check(f"every run within {WINDOW_S:.0f}s of the churn, before a pod TIME_WAIT expires", self.late)
 
@@ -764,7 +878,7 @@ def parse_table(text):
 
         if "SCOPE" in names and not header:
             header = names
-            extra = names[len(TABLE_HEADER):]
+            extra = [name for name in names if name not in TABLE_HEADER]
             for line in lines[1:]:
                 c = cells(line)
                 used = c.get("USED%", "").split()
