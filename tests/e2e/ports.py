@@ -629,6 +629,8 @@ class Scenario:
                    "nft list ruleset say", self.compare_all(obs, {"snat"}))
         self.check("conntrack row of the node namespace: entries, max, insert_failed, drop, early_drop as "
                    "conntrack -C/-S say", self.compare_all(obs, {"conntrack"}))
+        self.check("netns rows: the container, where every socket with a process is one container's "
+                   "(ss -tanp, /proc/PID/cgroup)", self.container_problems(res))
 
         problems = []
         budgets = [r for r in res.rows if r.get("scope") != "conntrack"]
@@ -654,6 +656,49 @@ class Scenario:
                 problems.append(f"pod C's row is row {index + 1}, after less full rows")
         self.check("fullest first; pod C's narrow range to its destination at the top, 100% used", problems)
         return obs
+
+    def container_problems(self, res):
+        """A netns row names a container when every socket of it that a process holds is
+        that container's (README); TIME_WAITs have none. The owners come from ss -p and
+        each owner's cgroup; the sockets held are stable (no churn now)."""
+        problems = []
+        named = []
+        rows = {row_key(r): r for r in res.rows}
+        for pod in self.node.pods.values():
+            text = out(pod.nsenter(["ss", "-tanpH"]))
+            groups = {}
+            listening = {endpoint(line.split()[3])[1] for line in text.splitlines() if line.startswith("LISTEN")}
+            for line in text.splitlines():
+                f = line.split()
+                if len(f) < 5 or f[0] == "LISTEN":
+                    continue
+                (laddr, lport), (raddr, rport) = endpoint(f[3]), endpoint(f[4])
+                if lport in listening:
+                    continue
+                names = groups.setdefault((laddr, raddr, rport), set())
+                for pid in re.findall(r"pid=(\d+)", line):
+                    names.add(self.container_of(pod, int(pid)))
+            for (src, dst, dport), names in groups.items():
+                key = ("netns", pod.netns, src, dst, dport, "tcp")
+                want = next(iter(names)) if len(names) == 1 else None
+                row = rows.get(key)
+                if want:
+                    named.append(f"{pod.name}/{want} -> {dst}:{dport}")
+                if row is not None and row.get("container") != want:
+                    problems.append(f"{describe_key(key)}: container {row.get('container')!r}, expected {want!r} "
+                                    f"(owners: {sorted(map(str, names)) or 'none'})")
+        if len(named) < 2:
+            problems.append(f"expected pod A's and pod C's client containers to hold connections, ss -p shows {named}")
+        return problems
+
+    @staticmethod
+    def container_of(pod, pid):
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                text = f.read()
+        except OSError:
+            return None
+        return next((name for name, cid in pod.containers.items() if cid in text), None)
 
     def table_view(self):
         obs = self.observe([])
