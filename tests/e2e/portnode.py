@@ -23,7 +23,7 @@ Node namespace rules (POSTROUTING, all towards pbr0):
   nft native    ip daddr 198.18.66.3 tcp dport 8080 masquerade to :42000-42009          (10 ports)
   nft native    ip daddr 198.18.66.4 masquerade                                         (1024-65535)
   nft native    ip daddr 198.18.66.5 udp dport 53 masquerade to :43000-43019            (20 ports)
-  nft native    ip daddr 198.18.66.6 tcp dport 8080 masquerade to :44000-44019          (20 ports)
+  nft native    ip daddr 198.18.66.6 tcp dport 8080 masquerade to :44000-44099          (100 ports)
 and PREROUTING: the Service 198.18.67.1:80 DNATed to 198.18.66.6:8080, as kube-proxy
 does; and pod C's flows to 198.18.66.4:9000 in conntrack zone 5 (a raw chain).
 
@@ -83,8 +83,11 @@ FULL_PORTS = (42000, 42009)
 DNS = ("198.18.66.5", 53)  # UDP, pod B's queries; nft masquerade to :43000-43019
 DNS_PORTS = (43000, 43019)
 SERVICE = ("198.18.67.1", 80)  # DNAT to BACKEND in the node namespace
-BACKEND = ("198.18.66.6", 8080)  # nft masquerade to :44000-44019
-BACKEND_PORTS = (44000, 44019)
+BACKEND = ("198.18.66.6", 8080)  # nft masquerade to :44000-44099
+# Wide enough that the NAT never evicts a TIME_WAIT entry for a new flow: it does so
+# only in the last 32 of its min(range, 128) attempts (nf_nat_l4proto_unique_tuple),
+# which for a range of 32 ports or fewer is every attempt.
+BACKEND_PORTS = (44000, 44099)
 NARROW_ZONE = 5  # conntrack zone of pod C's flows to NARROW_TARGET
 NARROW_RANGE = (45000, 45029)
 NARROW_RESERVED = 45010
