@@ -26,6 +26,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -72,8 +73,7 @@ SS_STATES = {
     "FIN-WAIT-2": "FIN_WAIT2", "TIME-WAIT": "TIME_WAIT", "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK",
     "CLOSING": "CLOSING", "LISTEN": "LISTEN", "UNCONN": "CLOSE",
 }
-TIMEWAIT_LEN = 60.0
-# The runs must end before the first pod TIME_WAIT expires.
+# The runs must end before the first pod TIME_WAIT (60 s) expires.
 WINDOW_S = 55.0
 EXTERNAL_N = 40
 MARK_PCT = 80.0
@@ -1020,9 +1020,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     binary = None if setup_only else os.path.abspath(args[0])
-    reasons = missing_prerequisites()
-    reasons += [f"{t} is not installed" for t in ("conntrack", "nft", "iptables-nft", "ss", "setpriv", "sysctl")
-                if not _which(t)]
+    reasons = missing_prerequisites() + missing_tools()
+    if binary and "--ports" not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} has no --ports")
     if reasons:
         ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
         print(("FAIL" if ci else "SKIP") + " ports scenario: " + "; ".join(reasons))
@@ -1039,10 +1039,13 @@ def main(argv):
     return 0 if report.failed == 0 else 1
 
 
-def _which(tool):
-    import shutil
+TOOLS = ("conntrack", "nft", "iptables-nft", "ss", "setpriv", "sysctl", "nsenter")
 
-    return shutil.which(tool) is not None
+
+def missing_tools():
+    """What this scenario needs beyond the main suite's prerequisites."""
+    return [f"{t} is not installed (apt: conntrack nftables iptables iproute2 util-linux procps)"
+            for t in TOOLS if shutil.which(t) is None]
 
 
 if __name__ == "__main__":

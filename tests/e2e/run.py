@@ -493,11 +493,14 @@ class E2E:
 def port_budgets(binary, report):
     """The --ports scenario (ports.py): its own node, pods and NAT, next to this run's
     fixtures, on this run's images."""
+    reasons = ports.missing_tools()
     if "--ports" not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} --help does not list --ports")
+    if reasons:
         if ci_mode():
-            report.check("ports: the binary has --ports", [f"{binary} --help does not list --ports"])
+            report.check("ports: prerequisites, and CI never skips", reasons)
         else:
-            print(f"SKIP ports scenario: {binary} has no --ports", flush=True)
+            print("SKIP ports scenario: " + "; ".join(reasons), flush=True)
         return
     ports.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
 
