@@ -35,8 +35,8 @@ pub enum TableReader {
 pub struct How {
     pub reader: TableReader,
     pub states: StateSet,
-    /// Also what port budgets need beyond the sockets (collect/network.rs).
-    pub network: bool,
+    /// What else to read of each namespace (collect/network.rs).
+    pub network: network::Parts,
 }
 
 /// The namespaces' tables, what could not be read, and what tells a
@@ -93,6 +93,7 @@ pub fn read_tables(proc: &ProcFs, namespaces: &[Namespace], how: How, threads: u
                     conntrack: network.conntrack,
                     snat_flows: network.snat_flows,
                     nat_rules: network.nat_rules,
+                    dnat_flows: network.dnat_flows,
                     ..NetnsSnapshot::new(id, read.sockets)
                 });
                 tables.entries.extend(read.entry.map(|entry| (entry, id)));
@@ -256,9 +257,7 @@ fn read_namespace(
                     let net = Path::new("/proc/thread-self/net");
                     read_text_tables(net, netns, how.states, buf, &mut read.sockets, &mut read.warnings)?;
                 }
-                if how.network {
-                    read.network = network::read_inside(netns);
-                }
+                read.network = network::read_inside(netns, how.network);
                 read.entry = table_entry(Path::new("/proc/thread-self/net/tcp"));
                 Ok(())
             });
@@ -289,20 +288,20 @@ fn read_through_process(
 ) -> Result<(), ReadError> {
     let wanted = may_hold(proc, pid, how.states, buf);
     let netlink = how.reader == TableReader::Netlink && wanted;
-    if netlink || how.network {
+    let network = how.network != network::Parts::None;
+    if netlink || network {
         let entered = netns_enter::in_netns(&proc.pid_path(pid, "ns/net"), || {
             let dumped = netlink && dump_or_note(how.states, &mut read.sockets, &mut read.warnings);
-            let network = how.network.then(|| network::read_inside(netns));
-            (dumped, network)
+            (dumped, network::read_inside(netns, how.network))
         });
         match entered {
-            Ok((dumped, network)) => {
-                read.network = network.unwrap_or_default();
+            Ok((dumped, read_network)) => {
+                read.network = read_network;
                 if dumped {
                     return Ok(());
                 }
             }
-            Err(err) if how.network => read.network = network_outside(proc, pid, netns, &err),
+            Err(err) if network => read.network = network_outside(proc, pid, netns, &err),
             Err(_) => {}
         }
     }

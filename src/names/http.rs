@@ -6,6 +6,16 @@
 //! without either, the body ends when the server closes. The request says
 //! `Connection: close`, so reading stops at the end of that one response.
 //!
+//! [`get`] reads the head and hands back the body as a [`Body`] that the
+//! caller pulls piece by piece, so a large answer is never held whole.
+//! Memory is bounded whatever the server sends: one fixed buffer of
+//! [`READ_SIZE`] bytes, at most [`MAX_FIELDS`] header fields of at most
+//! [`MAX_LINE_BYTES`] each, and every byte (head and framing included)
+//! counted against the caller's `max_bytes`. Time is linear in the bytes
+//! received: a line is scanned once however many reads it takes, and
+//! unconsumed bytes move to the front of the buffer only when its end is
+//! reached.
+//!
 //! It is generic over `Read + Write` so tests can feed it recorded bytes.
 //! Timeouts belong to the stream: a read that times out surfaces as an
 //! [`HttpError`] whose [`is_timeout`](HttpError::is_timeout) is true.
@@ -17,14 +27,28 @@ use memchr::memchr;
 
 use crate::text::parse_decimal;
 
+/// The most header fields (and, separately, trailer fields) read. dockerd
+/// sends about ten; a proxy in front of it adds a few. 100 is Apache
+/// httpd's default `LimitRequestFields`, the usual ceiling for a head.
+pub const MAX_FIELDS: usize = 100;
+/// The longest line of the head or of the chunked framing, CRLF excluded.
+/// dockerd's longest is its `Server` or `Date` line, under 100 bytes;
+/// 8 KiB is about Apache's `LimitRequestFieldSize` (8190) and nginx's
+/// header buffer (8k), which real servers stay far below.
+pub const MAX_LINE_BYTES: usize = 8 << 10;
+/// The one buffer's size, and the most one read asks for. Larger than
+/// [`MAX_LINE_BYTES`], so a line that fits the limit always fits the buffer.
+pub const READ_SIZE: usize = 64 << 10;
+
+/// A response whose head has been read; its body is still on the stream.
 #[derive(Debug)]
-pub struct Response {
+pub struct Response<S> {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body<S>,
 }
 
-impl Response {
+impl<S> Response<S> {
     /// The first header called `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -47,6 +71,14 @@ pub enum HttpError {
     MalformedStatusLine(String),
     MalformedHeader(String),
     MalformedChunk(String),
+    /// A line of the named part longer than [`MAX_LINE_BYTES`]; `start`
+    /// is its beginning.
+    LineTooLong {
+        part: &'static str,
+        start: String,
+    },
+    /// More than [`MAX_FIELDS`] lines in the headers or the trailer.
+    TooManyFields(&'static str),
     /// The connection closed inside the named part of the response.
     Truncated(&'static str),
 }
@@ -77,12 +109,20 @@ impl fmt::Display for HttpError {
             HttpError::Write(e) => write!(f, "cannot send the request: {e}"),
             HttpError::Read(e) => write!(f, "cannot read the response: {e}"),
             HttpError::TooLarge { max_bytes } => {
-                write!(f, "response larger than {max_bytes} bytes")
+                write!(f, "response larger than {}", size(*max_bytes as u64))
             }
             HttpError::NoResponse => f.write_str("connection closed without a response"),
             HttpError::MalformedStatusLine(line) => write!(f, "malformed status line \"{line}\""),
             HttpError::MalformedHeader(line) => write!(f, "malformed header \"{line}\""),
             HttpError::MalformedChunk(line) => write!(f, "malformed chunk \"{line}\""),
+            HttpError::LineTooLong { part, start } => write!(
+                f,
+                "a line of the {part} longer than {} (\"{start}\")",
+                size(MAX_LINE_BYTES as u64)
+            ),
+            HttpError::TooManyFields(part) => {
+                write!(f, "more than {MAX_FIELDS} lines in the {part}")
+            }
             HttpError::Truncated(part) => {
                 write!(f, "connection closed in the middle of the {part}")
             }
@@ -92,14 +132,29 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// Sends `GET path` and reads the whole response, failing rather than
-/// truncating once more than `max_bytes` (head and framing included) arrive.
+/// A byte count for people: exact below 1 MiB, else in MiB ("64 MiB",
+/// "41.3 MiB").
+pub fn size(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes < MIB {
+        let unit = if bytes == 1 { "byte" } else { "bytes" };
+        format!("{bytes} {unit}")
+    } else if bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}
+
+/// Sends `GET path` and reads the response's head, failing rather than
+/// truncating once more than `max_bytes` (head and framing included)
+/// arrive, then or while the body is read.
 pub fn get<S: Read + Write>(
     mut stream: S,
     host: &str,
     path: &str,
     max_bytes: usize,
-) -> Result<Response, HttpError> {
+) -> Result<Response<S>, HttpError> {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: cnetstat\r\n\
          Accept: application/json\r\nConnection: close\r\n\r\n"
@@ -108,10 +163,10 @@ pub fn get<S: Read + Write>(
         .write_all(request.as_bytes())
         .and_then(|()| stream.flush())
         .map_err(HttpError::Write)?;
-    read_response(Incoming::new(stream, max_bytes))
+    read_head(Incoming::new(stream, max_bytes))
 }
 
-fn read_response<S: Read>(mut incoming: Incoming<S>) -> Result<Response, HttpError> {
+fn read_head<S: Read>(mut incoming: Incoming<S>) -> Result<Response<S>, HttpError> {
     let status_line = incoming.line("status line")?;
     let status = parse_status_line(incoming.slice(status_line))?;
     let mut headers = Vec::new();
@@ -120,34 +175,31 @@ fn read_response<S: Read>(mut incoming: Incoming<S>) -> Result<Response, HttpErr
         if line.is_empty() {
             break;
         }
+        if headers.len() == MAX_FIELDS {
+            return Err(HttpError::TooManyFields("headers"));
+        }
         headers.push(parse_header(incoming.slice(line))?);
     }
-    let mut response = Response {
+    // RFC 9112 §6.3: these statuses never have a body, whatever the headers say.
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::Done
+    } else {
+        match body_length(&headers)? {
+            BodyLength::Chunked => Framing::Chunked(Chunk::Size),
+            BodyLength::Exact(length) => {
+                if length > incoming.body_budget() {
+                    return Err(incoming.too_large());
+                }
+                Framing::Exact(length)
+            }
+            BodyLength::UntilClose => Framing::UntilClose,
+        }
+    };
+    Ok(Response {
         status,
         headers,
-        body: Vec::new(),
-    };
-    // RFC 9112 §6.3: these statuses never have a body, whatever the headers say.
-    if (100..200).contains(&status) || status == 204 || status == 304 {
-        return Ok(response);
-    }
-    response.body = match body_length(&response.headers)? {
-        BodyLength::Chunked => read_chunked(&mut incoming)?,
-        BodyLength::Exact(length) => {
-            if length > incoming.body_budget() {
-                return Err(incoming.too_large());
-            }
-            let mut body = Vec::with_capacity(length);
-            incoming.take_exact(length, &mut body, "body")?;
-            body
-        }
-        BodyLength::UntilClose => {
-            let mut body = Vec::new();
-            incoming.take_rest(&mut body)?;
-            body
-        }
-    };
-    Ok(response)
+        body: Body { incoming, framing },
+    })
 }
 
 /// `HTTP/1.x SP 3DIGIT [SP reason]`. Docker puts free text in the reason
@@ -224,33 +276,6 @@ fn body_length(headers: &[(String, String)]) -> Result<BodyLength, HttpError> {
     })
 }
 
-/// RFC 9112 §7.1: `size[;ext] CRLF data CRLF` until a zero size, then
-/// trailer fields up to an empty line.
-fn read_chunked<S: Read>(incoming: &mut Incoming<S>) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    loop {
-        let line = incoming.line("chunked body")?;
-        let size = parse_chunk_size(incoming.slice(line))?;
-        if size == 0 {
-            break;
-        }
-        if size > incoming.body_budget() {
-            return Err(incoming.too_large());
-        }
-        incoming.take_exact(size, &mut body, "chunked body")?;
-        let end = incoming.line("chunked body")?;
-        if !end.is_empty() {
-            let after_data = incoming.slice(end);
-            return Err(HttpError::MalformedChunk(format!(
-                "{} (data longer than its size {size:x})",
-                excerpt(after_data)
-            )));
-        }
-    }
-    while !incoming.line("trailer")?.is_empty() {}
-    Ok(body)
-}
-
 fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
     let malformed = || HttpError::MalformedChunk(excerpt(line));
     let digits = line
@@ -270,7 +295,135 @@ fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
     })
 }
 
+/// Where the body's framing stands.
+#[derive(Debug)]
+enum Framing {
+    /// `Content-Length`: this many bytes still to come.
+    Exact(usize),
+    Chunked(Chunk),
+    UntilClose,
+    Done,
+}
+
+/// RFC 9112 §7.1: `size[;ext] CRLF data CRLF` until a zero size, then
+/// trailer fields up to an empty line.
+#[derive(Debug)]
+enum Chunk {
+    /// A chunk-size line comes next.
+    Size,
+    /// Inside a chunk of `size` bytes, `left` of them still to come.
+    Data { size: usize, left: usize },
+    /// The CRLF after a chunk's data comes next.
+    DataEnd { size: usize },
+}
+
+/// The body of a [`Response`], decoded from its framing as it arrives.
+#[derive(Debug)]
+pub struct Body<S> {
+    incoming: Incoming<S>,
+    framing: Framing,
+}
+
+impl<S: Read> Body<S> {
+    /// The next piece of the body, at most [`READ_SIZE`] bytes, straight
+    /// from the receive buffer; empty once the body has ended. The piece
+    /// is valid until the next call.
+    pub fn next_piece(&mut self) -> Result<&[u8], HttpError> {
+        self.next_piece_up_to(usize::MAX)
+    }
+
+    /// [`next_piece`](Body::next_piece), of at most `max` (> 0) bytes.
+    fn next_piece_up_to(&mut self, max: usize) -> Result<&[u8], HttpError> {
+        let span = loop {
+            match &mut self.framing {
+                Framing::Done => return Ok(&[]),
+                Framing::Exact(0) => self.framing = Framing::Done,
+                Framing::Exact(left) => {
+                    let span = self.incoming.take((*left).min(max), "body")?;
+                    *left -= span.len();
+                    break span;
+                }
+                Framing::UntilClose => {
+                    let span = self.incoming.take_until_close(max)?;
+                    if span.is_empty() {
+                        self.framing = Framing::Done;
+                    }
+                    break span;
+                }
+                Framing::Chunked(Chunk::Size) => {
+                    let line = self.incoming.line("chunked body")?;
+                    let size = parse_chunk_size(self.incoming.slice(line))?;
+                    if size == 0 {
+                        self.skip_trailer()?;
+                        self.framing = Framing::Done;
+                    } else if size > self.incoming.body_budget() {
+                        return Err(self.incoming.too_large());
+                    } else {
+                        self.framing = Framing::Chunked(Chunk::Data { size, left: size });
+                    }
+                }
+                Framing::Chunked(Chunk::Data { size, left: 0 }) => {
+                    self.framing = Framing::Chunked(Chunk::DataEnd { size: *size })
+                }
+                Framing::Chunked(Chunk::Data { left, .. }) => {
+                    let span = self.incoming.take((*left).min(max), "chunked body")?;
+                    *left -= span.len();
+                    break span;
+                }
+                Framing::Chunked(Chunk::DataEnd { size }) => {
+                    let size = *size;
+                    let end = self.incoming.line("chunked body")?;
+                    if !end.is_empty() {
+                        let after_data = self.incoming.slice(end);
+                        return Err(HttpError::MalformedChunk(format!(
+                            "{} (data longer than its size {size:x})",
+                            excerpt(after_data)
+                        )));
+                    }
+                    self.framing = Framing::Chunked(Chunk::Size);
+                }
+            }
+        };
+        Ok(self.incoming.slice(span))
+    }
+
+    fn skip_trailer(&mut self) -> Result<(), HttpError> {
+        for _ in 0..=MAX_FIELDS {
+            if self.incoming.line("trailer")?.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(HttpError::TooManyFields("trailer"))
+    }
+
+    /// The rest of the body, collected (bounded by the cap `get` was given).
+    #[cfg(any(test, fuzzing))]
+    pub fn read_to_end(&mut self) -> Result<Vec<u8>, HttpError> {
+        self.read_up_to(usize::MAX)
+    }
+
+    /// At most the next `limit` bytes of the body, or fewer if it ends first.
+    pub fn read_up_to(&mut self, limit: usize) -> Result<Vec<u8>, HttpError> {
+        let mut body = Vec::new();
+        while body.len() < limit {
+            let piece = self.next_piece_up_to(limit - body.len())?;
+            if piece.is_empty() {
+                break;
+            }
+            body.extend_from_slice(piece);
+        }
+        Ok(body)
+    }
+
+    /// Bytes received on the connection so far, head included.
+    #[cfg(any(test, fuzzing))]
+    pub fn received(&self) -> usize {
+        self.incoming.source.received
+    }
+}
+
 /// The stream, with a running count of bytes read against the cap.
+#[derive(Debug)]
 struct Capped<S> {
     stream: S,
     received: usize,
@@ -300,11 +453,12 @@ impl<S: Read> Capped<S> {
     }
 }
 
-/// The response as it arrives: lines are cut from a buffer, body bytes
-/// are moved out of it and then read straight into the body.
+/// The response as it arrives, through one buffer of [`READ_SIZE`] bytes:
+/// lines are cut from it, body pieces lent out of it.
+#[derive(Debug)]
 struct Incoming<S> {
     source: Capped<S>,
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -321,9 +475,11 @@ impl Span {
     fn is_empty(self) -> bool {
         self.start == self.end
     }
-}
 
-const READ_SIZE: usize = 64 << 10;
+    fn len(self) -> usize {
+        self.end - self.start
+    }
+}
 
 impl<S: Read> Incoming<S> {
     fn new(stream: S, max_bytes: usize) -> Self {
@@ -333,7 +489,7 @@ impl<S: Read> Incoming<S> {
                 received: 0,
                 max_bytes,
             },
-            buf: Vec::new(),
+            buf: vec![0; READ_SIZE].into_boxed_slice(),
             start: 0,
             end: 0,
         }
@@ -344,7 +500,7 @@ impl<S: Read> Incoming<S> {
     }
 
     /// How many more body bytes the cap allows, so that a huge declared
-    /// length fails before anything is allocated for it.
+    /// length fails before anything is awaited for it.
     fn body_budget(&self) -> usize {
         self.source.max_bytes - self.source.received + (self.end - self.start)
     }
@@ -355,13 +511,17 @@ impl<S: Read> Incoming<S> {
         }
     }
 
-    /// Moves the unconsumed bytes to the front, then appends one read.
+    /// Appends one read after the unconsumed bytes, first moving them to
+    /// the front if the buffer's end has been reached. They are fewer than
+    /// `MAX_LINE_BYTES` then (a longer line has already failed), so each
+    /// byte moves at most once per `READ_SIZE - MAX_LINE_BYTES` read.
     fn fill(&mut self) -> Result<usize, HttpError> {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        if self.buf.len() < self.end + READ_SIZE {
-            self.buf.resize(self.end + READ_SIZE, 0);
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
         }
         let n = self.source.read(&mut self.buf[self.end..])?;
         self.end += n;
@@ -370,15 +530,20 @@ impl<S: Read> Incoming<S> {
 
     /// The next line without its LF or CRLF, consumed.
     fn line(&mut self, part: &'static str) -> Result<Span, HttpError> {
-        let mut scanned = self.start;
+        // How far from `start` the unconsumed bytes hold no LF.
+        let mut scanned = 0;
         loop {
-            if let Some(lf) = memchr(b'\n', &self.buf[scanned..self.end]) {
-                let lf = scanned + lf;
+            let unscanned = &self.buf[self.start + scanned..self.end];
+            if let Some(at) = memchr(b'\n', unscanned) {
+                let lf = self.start + scanned + at;
                 let end = if lf > self.start && self.buf[lf - 1] == b'\r' {
                     lf - 1
                 } else {
                     lf
                 };
+                if end - self.start > MAX_LINE_BYTES {
+                    return Err(self.line_too_long(part));
+                }
                 let span = Span {
                     start: self.start,
                     end,
@@ -386,8 +551,11 @@ impl<S: Read> Incoming<S> {
                 self.start = lf + 1;
                 return Ok(span);
             }
-            // fill() moves the unconsumed bytes, and so the scan position, to the front.
             scanned = self.end - self.start;
+            // One more byte is allowed for the CR of a CRLF.
+            if scanned > MAX_LINE_BYTES + 1 {
+                return Err(self.line_too_long(part));
+            }
             if self.fill()? == 0 {
                 return Err(if self.source.received == 0 {
                     HttpError::NoResponse
@@ -398,43 +566,41 @@ impl<S: Read> Incoming<S> {
         }
     }
 
-    /// Moves exactly `len` bytes into `dest`.
-    fn take_exact(
-        &mut self,
-        len: usize,
-        dest: &mut Vec<u8>,
-        part: &'static str,
-    ) -> Result<(), HttpError> {
-        let buffered = len.min(self.end - self.start);
-        dest.extend_from_slice(&self.buf[self.start..self.start + buffered]);
-        self.start += buffered;
-        let mut missing = len - buffered;
-        while missing > 0 {
-            let filled = dest.len();
-            dest.resize(filled + missing.min(READ_SIZE), 0);
-            let n = self.source.read(&mut dest[filled..])?;
-            dest.truncate(filled + n);
-            if n == 0 {
-                return Err(HttpError::Truncated(part));
-            }
-            missing -= n;
+    fn line_too_long(&self, part: &'static str) -> HttpError {
+        HttpError::LineTooLong {
+            part,
+            start: excerpt(&self.buf[self.start..self.end]),
         }
-        Ok(())
     }
 
-    /// Moves everything up to the end of the stream into `dest`.
-    fn take_rest(&mut self, dest: &mut Vec<u8>) -> Result<(), HttpError> {
-        dest.extend_from_slice(&self.buf[self.start..self.end]);
-        self.start = self.end;
-        loop {
-            let filled = dest.len();
-            dest.resize(filled + READ_SIZE, 0);
-            let n = self.source.read(&mut dest[filled..])?;
-            dest.truncate(filled + n);
-            if n == 0 {
-                return Ok(());
-            }
+    /// Up to `max` (> 0) buffered bytes, reading once if none are; the
+    /// connection may not close first.
+    fn take(&mut self, max: usize, part: &'static str) -> Result<Span, HttpError> {
+        if self.start == self.end && self.fill()? == 0 {
+            return Err(HttpError::Truncated(part));
         }
+        let len = max.min(self.end - self.start);
+        let span = Span {
+            start: self.start,
+            end: self.start + len,
+        };
+        self.start += len;
+        Ok(span)
+    }
+
+    /// Up to `max` buffered bytes, reading once if none are; empty when
+    /// the server has closed.
+    fn take_until_close(&mut self, max: usize) -> Result<Span, HttpError> {
+        if self.start == self.end {
+            self.fill()?;
+        }
+        let len = max.min(self.end - self.start);
+        let span = Span {
+            start: self.start,
+            end: self.start + len,
+        };
+        self.start += len;
+        Ok(span)
     }
 }
 
@@ -497,18 +663,40 @@ mod tests {
 
     const MAX: usize = 1 << 20;
 
+    /// A whole response: status, headers and body read to its end.
+    #[derive(Debug, PartialEq)]
+    struct Whole {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    impl Whole {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn read_whole<S: Read + Write>(stream: S, max_bytes: usize) -> Result<Whole, HttpError> {
+        let mut response = get(stream, "h", "/", max_bytes)?;
+        let body = response.body.read_to_end()?;
+        Ok(Whole {
+            status: response.status,
+            headers: response.headers,
+            body,
+        })
+    }
+
     /// The response to `input`, the same whatever size the reads come in.
-    fn get_bytes(input: &[u8], max_bytes: usize) -> Result<Response, HttpError> {
-        let whole = get(&mut Mock::new(input, usize::MAX), "h", "/", max_bytes);
+    fn get_bytes(input: &[u8], max_bytes: usize) -> Result<Whole, HttpError> {
+        let whole = read_whole(&mut Mock::new(input, usize::MAX), max_bytes);
         for chunk in [1, 2, 7, 100] {
-            let split = get(&mut Mock::new(input, chunk), "h", "/", max_bytes);
+            let split = read_whole(&mut Mock::new(input, chunk), max_bytes);
             match (&whole, &split) {
-                (Ok(a), Ok(b)) => {
-                    assert_eq!(
-                        (a.status, &a.headers, &a.body),
-                        (b.status, &b.headers, &b.body)
-                    )
-                }
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
                 _ => panic!("reads of {chunk} bytes gave {split:?}, whole reads {whole:?}"),
             }
@@ -721,7 +909,7 @@ mod tests {
             let input = fixture(name);
             assert!(get_bytes(&input, MAX).is_ok());
             for end in 0..input.len() {
-                let e = match get(&mut Mock::new(&input[..end], usize::MAX), "h", "/", MAX) {
+                let e = match read_whole(&mut Mock::new(&input[..end], usize::MAX), MAX) {
                     Ok(_) => panic!("{name} cut at {end} bytes was accepted"),
                     Err(e) => e,
                 };
@@ -773,6 +961,244 @@ mod tests {
         ));
     }
 
+    /// Hands out `prefix`, then `len` copies of `fill`, then `suffix`,
+    /// `chunk` bytes at most per read, without holding them.
+    struct Generated {
+        prefix: Vec<u8>,
+        fill: u8,
+        len: usize,
+        suffix: Vec<u8>,
+        chunk: usize,
+        /// Bytes handed out so far.
+        sent: usize,
+    }
+
+    impl Generated {
+        fn new(prefix: &[u8], fill: u8, len: usize, suffix: &[u8], chunk: usize) -> Self {
+            Generated {
+                prefix: prefix.to_vec(),
+                fill,
+                len,
+                suffix: suffix.to_vec(),
+                chunk,
+                sent: 0,
+            }
+        }
+    }
+
+    impl Read for Generated {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let total = self.prefix.len() + self.len + self.suffix.len();
+            let n = buf.len().min(self.chunk).min(total - self.sent);
+            for (i, byte) in buf[..n].iter_mut().enumerate() {
+                let at = self.sent + i;
+                *byte = if at < self.prefix.len() {
+                    self.prefix[at]
+                } else if at < self.prefix.len() + self.len {
+                    self.fill
+                } else {
+                    self.suffix[at - self.prefix.len() - self.len]
+                };
+            }
+            self.sent += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Generated {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn header_fields_are_limited_in_number_and_length() {
+        let head = |fields: usize, value_len: usize| {
+            let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..fields {
+                input.extend_from_slice(format!("X-{i:03}: ").as_bytes());
+                input.extend(std::iter::repeat(b'v').take(value_len));
+                input.extend_from_slice(b"\r\n");
+            }
+            input.extend_from_slice(b"Content-Length: 2\r\n\r\nok");
+            input
+        };
+        // 99 + Content-Length: exactly the limit.
+        let response = get_bytes(&head(MAX_FIELDS - 1, 10), MAX).unwrap();
+        assert_eq!(response.headers.len(), MAX_FIELDS);
+        assert_eq!(response.body, b"ok");
+        let e = error_of(&head(MAX_FIELDS, 10), MAX);
+        assert_eq!(e.to_string(), "more than 100 lines in the headers");
+
+        // "X-000: " is 7 bytes: a line of exactly MAX_LINE_BYTES is fine.
+        let response = get_bytes(&head(1, MAX_LINE_BYTES - 7), MAX).unwrap();
+        assert_eq!(response.headers[0].1.len(), MAX_LINE_BYTES - 7);
+        let e = error_of(&head(1, MAX_LINE_BYTES - 6), MAX);
+        assert!(
+            matches!(
+                e,
+                HttpError::LineTooLong {
+                    part: "headers",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "a line of the headers longer than 8192 bytes (\"X-000: {}…\")",
+                "v".repeat(53)
+            )
+        );
+        // The status line and the trailer are bounded too.
+        let long_status = [&b"HTTP/1.1 200 "[..], &[b'x'; MAX_LINE_BYTES], b"\r\n\r\n"].concat();
+        assert!(matches!(
+            error_of(&long_status, MAX),
+            HttpError::LineTooLong {
+                part: "status line",
+                ..
+            }
+        ));
+        let mut trailer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+        for _ in 0..=MAX_FIELDS {
+            trailer.extend_from_slice(b"T: x\r\n");
+        }
+        trailer.extend_from_slice(b"\r\n");
+        let e = error_of(&trailer, MAX);
+        assert_eq!(e.to_string(), "more than 100 lines in the trailer");
+    }
+
+    #[test]
+    fn chunk_sizes_that_overflow_or_exceed_the_cap_fail_at_once() {
+        for (size, too_large) in [
+            ("ffffffffffffffffffffffff", false),
+            ("10000000000000000", false),
+            ("-1", false),
+            ("+5", false),
+            ("7fffffffffffffff", true),
+            ("ffffffffffffffff", true),
+            (&*format!("{:x}", MAX + 1), true),
+        ] {
+            let input =
+                format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nhello");
+            let e = error_of(input.as_bytes(), MAX);
+            if too_large {
+                assert!(matches!(e, HttpError::TooLarge { .. }), "{size}: {e:?}");
+            } else {
+                assert!(matches!(e, HttpError::MalformedChunk(_)), "{size}: {e:?}");
+            }
+        }
+        // A chunk-size line is a line: bounded like the head's.
+        let mut stream = Generated::new(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b'0',
+            50 << 20,
+            b"",
+            READ_SIZE,
+        );
+        let mut response = get(&mut stream, "h", "/", 100 << 20).unwrap();
+        let e = response.body.next_piece().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HttpError::LineTooLong {
+                    part: "chunked body",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        drop(response);
+        assert!(stream.sent <= 2 * READ_SIZE, "read {} bytes", stream.sent);
+    }
+
+    /// 50 MB without a line end, in small reads: as a header it fails
+    /// after one buffer, and as a body it streams through the fixed buffer
+    /// in time linear in its size.
+    #[test]
+    fn a_fifty_megabyte_line_costs_linear_time() {
+        const LEN: usize = 50 << 20;
+        let started = std::time::Instant::now();
+        let mut stream = Generated::new(b"HTTP/1.1 200 OK\r\nX: ", b'a', LEN, b"\r\n\r\n", 1000);
+        let e = get(&mut stream, "h", "/", 100 << 20).map(drop).unwrap_err();
+        assert!(matches!(e, HttpError::LineTooLong { .. }), "{e:?}");
+        assert!(
+            stream.sent < 2 * MAX_LINE_BYTES,
+            "read {} bytes",
+            stream.sent
+        );
+
+        for head in [
+            &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {LEN}\r\n\r\n").as_bytes(),
+        ] {
+            let mut stream = Generated::new(head, b'a', LEN, b"", 4000);
+            let mut response = get(&mut stream, "h", "/", 100 << 20).unwrap();
+            let (mut total, mut pieces) = (0, 0);
+            loop {
+                let piece = response.body.next_piece().unwrap();
+                if piece.is_empty() {
+                    break;
+                }
+                assert!(piece.iter().all(|&b| b == b'a'));
+                total += piece.len();
+                pieces += 1;
+            }
+            assert_eq!(total, LEN);
+            assert!(pieces >= LEN / 4000);
+        }
+        // Debug builds included: a quadratic scan of 50 MB would take hours.
+        let elapsed = started.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+    }
+
+    #[test]
+    fn the_cap_counts_every_byte_of_a_streamed_body() {
+        for head in [
+            &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n",
+        ] {
+            let mut stream = Generated::new(head, b'a', 10 << 20, b"", READ_SIZE);
+            let mut response = get(&mut stream, "h", "/", 1 << 20).unwrap();
+            let e = loop {
+                match response.body.next_piece() {
+                    Ok(piece) => assert!(!piece.is_empty()),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(e.to_string(), "response larger than 1 MiB");
+            drop(response);
+            assert!(stream.sent <= (1 << 20) + 1, "read {} bytes", stream.sent);
+        }
+    }
+
+    #[test]
+    fn reads_up_to_a_limit_and_counts_received_bytes() {
+        let input = fixture("containers-small.http");
+        let mut mock = Mock::new(&input, 100);
+        let mut response = get(&mut mock, "h", "/", MAX).unwrap();
+        let start = response.body.read_up_to(10).unwrap();
+        assert_eq!(start, b"[{\"Id\":\"dd");
+        assert!(response.body.received() < input.len());
+        let rest = response.body.read_to_end().unwrap();
+        assert_eq!(start.len() + rest.len(), 763);
+        assert_eq!(response.body.received(), input.len());
+        assert!(response.body.next_piece().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(size(1), "1 byte");
+        assert_eq!(size(1023), "1023 bytes");
+        assert_eq!(size(1 << 20), "1 MiB");
+        assert_eq!(size(64 << 20), "64 MiB");
+        assert_eq!(size((41 << 20) + (3 << 20) / 10), "41.3 MiB");
+    }
+
     #[test]
     fn reports_timeouts_as_such() {
         struct TimesOut;
@@ -789,7 +1215,7 @@ mod tests {
                 Ok(())
             }
         }
-        let e = get(TimesOut, "h", "/", MAX).unwrap_err();
+        let e = get(TimesOut, "h", "/", MAX).map(drop).unwrap_err();
         assert!(e.is_timeout());
         assert_eq!(e.to_string(), "timed out reading the response");
         assert!(!HttpError::Read(io::ErrorKind::ConnectionReset.into()).is_timeout());

@@ -8,12 +8,15 @@ pub mod containerd;
 pub mod containers_storage;
 pub mod docker;
 pub mod http;
+// wired in by the remote-naming change
+#[allow(dead_code)]
+pub mod kube_api;
 pub mod kubelet_logs;
 pub mod root_files;
 pub mod sandboxes;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::collect::host_root::HostRoot;
@@ -82,10 +85,7 @@ fn merge(from_docker: Vec<ContainerInfo>, on_disk: OnDisk) -> Catalog {
 
 /// A Docker API call running on its own thread.
 enum DockerCall {
-    Started {
-        answer: mpsc::Receiver<Result<Vec<ContainerInfo>, docker::DockerError>>,
-        endpoint: String,
-    },
+    Started(docker::ListCall),
     Done(DockerOutcome),
 }
 
@@ -97,13 +97,15 @@ fn start_docker(root: &HostRoot) -> DockerCall {
         }
         None => {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
-            let found = candidates
-                .iter()
-                .map(Path::new)
-                .find(|p| root.open_handle(p).is_ok())
-                .map(|p| root.shown(p));
+            let found = candidates.iter().map(Path::new).find_map(|path| {
+                let handle = root.open_handle(path).ok()?;
+                Some(docker::RootSocket {
+                    handle,
+                    shown: root.shown(path),
+                })
+            });
             match found {
-                Some(path) => docker::Endpoint::Unix(path),
+                Some(socket) => docker::Endpoint::UnixInRoot(Arc::new(socket)),
                 None => {
                     return DockerCall::Done(DockerOutcome::NoSocket(
                         root.path().join("run/docker.sock"),
@@ -112,34 +114,19 @@ fn start_docker(root: &HostRoot) -> DockerCall {
             }
         }
     };
-    // connect(2) to a Unix socket whose daemon stopped accepting, and the
-    // name lookup of a tcp:// host, block past any socket timeout: the call
-    // gets its own thread, and is given up at the deadline (the thread ends
-    // with the process).
-    let (send, answer) = mpsc::channel();
-    let described = endpoint.to_string();
-    std::thread::spawn(move || {
-        let _ = send.send(docker::list_containers(&endpoint, DOCKER_TIMEOUT));
-    });
-    DockerCall::Started {
-        answer,
-        endpoint: described,
-    }
+    // The name lookup of a tcp:// host blocks past any socket timeout: the
+    // call gets its own thread, and is given up a second past its deadline
+    // (the thread ends with the process).
+    DockerCall::Started(docker::ListCall::start(endpoint, DOCKER_TIMEOUT))
 }
 
 impl DockerCall {
     fn finish(self) -> Result<Vec<ContainerInfo>, DockerOutcome> {
-        let (answer, endpoint) = match self {
-            DockerCall::Done(outcome) => return Err(outcome),
-            DockerCall::Started { answer, endpoint } => (answer, endpoint),
-        };
-        match answer.recv_timeout(DOCKER_TIMEOUT + Duration::from_secs(1)) {
-            Ok(Ok(containers)) => Ok(containers),
-            Ok(Err(err)) => Err(DockerOutcome::Failed(err.to_string())),
-            Err(_) => Err(DockerOutcome::Failed(format!(
-                "{endpoint}: no answer within {} s (a stopped daemon, or one not accepting connections)",
-                DOCKER_TIMEOUT.as_secs() + 1
-            ))),
+        match self {
+            DockerCall::Done(outcome) => Err(outcome),
+            DockerCall::Started(call) => call
+                .wait(Duration::from_secs(1))
+                .map_err(|err| DockerOutcome::Failed(err.to_string())),
         }
     }
 }

@@ -3,6 +3,9 @@
 
 pub mod cgroup;
 pub mod ids;
+// wired in by the remote-naming change
+#[allow(dead_code)]
+pub mod kubeconfig;
 pub mod kubelet_logs;
 pub mod mountinfo;
 pub mod nf_conntrack_stat;

@@ -10,10 +10,19 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+/// Answers one request as it likes: given the request's head, the
+/// connection, and a flag that turns true when the server is told to
+/// stop. The connection closes when it returns.
+pub type Script = Box<dyn Fn(&str, &mut UnixStream, &AtomicBool) + Send + Sync>;
+
+#[allow(dead_code)] // each test crate uses some
 pub enum Behavior {
     /// Answers a request whose path holds `/_ping` with `ping`, any other
     /// with `other`, then closes the connection.
     Answer { ping: Vec<u8>, other: Vec<u8> },
+    /// Answers each request with a script, which may stream without end,
+    /// drip, or stop halfway. Connections are served one at a time.
+    Script(Script),
     /// Reads the request and never answers.
     Hang,
     /// Answers every request with bytes that are not HTTP.
@@ -102,9 +111,15 @@ fn serve(
             .nth(1)
             .is_some_and(|path| path.contains("/_ping"));
         if let Ok(mut requests) = requests.lock() {
-            requests.push(head);
+            requests.push(head.clone());
         }
         let answer: &[u8] = match behavior {
+            Behavior::Script(script) => {
+                // A client that stops reading must not hold the server.
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                script(&head, &mut stream, stop);
+                continue;
+            }
             Behavior::Answer { ping, .. } if is_ping => ping,
             Behavior::Answer { other, .. } => other,
             Behavior::Garbage => b"\x00\x13 this is no HTTP \xff\r\n\r\n",
@@ -143,4 +158,67 @@ fn read_request_head(stream: &mut UnixStream, stop: &AtomicBool) -> Option<Strin
         }
     }
     Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A socket at `path` whose daemon stopped accepting: its listen backlog
+/// is full of connections nobody accepts, so connect(2) to it blocks.
+#[allow(dead_code)] // not every test crate needs one
+pub struct FullBacklog {
+    _listener: UnixListener,
+    pending: Vec<std::os::fd::OwnedFd>,
+}
+
+#[allow(dead_code)]
+impl FullBacklog {
+    pub fn bind(path: &Path) -> io::Result<FullBacklog> {
+        use std::os::fd::AsRawFd;
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let listener = UnixListener::bind(path)?;
+        // A backlog of one (std listens with SOMAXCONN, thousands): a
+        // second listen(2) only changes it.
+        // SAFETY: listen(2) on a socket the listener owns.
+        if unsafe { libc::listen(listener.as_raw_fd(), 1) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut pending = Vec::new();
+        // SAFETY: plain socket(2) and connect(2) on a zeroed sockaddr_un
+        // filled with a path shorter than sun_path.
+        unsafe {
+            let mut address: libc::sockaddr_un = std::mem::zeroed();
+            address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let bytes = path.as_os_str().as_bytes();
+            assert!(bytes.len() < address.sun_path.len(), "{}", path.display());
+            for (to, from) in address.sun_path.iter_mut().zip(bytes) {
+                *to = *from as libc::c_char;
+            }
+            loop {
+                let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                pending.push(std::os::fd::OwnedFd::from_raw_fd(fd));
+                let connected = libc::connect(
+                    fd,
+                    (&address as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                );
+                if connected != 0 {
+                    break;
+                }
+                if pending.len() > 64 {
+                    return Err(io::Error::other("the backlog never filled"));
+                }
+            }
+        }
+        Ok(FullBacklog {
+            _listener: listener,
+            pending,
+        })
+    }
+
+    /// Connections waiting in the backlog.
+    pub fn pending(&self) -> usize {
+        self.pending.len() - 1
+    }
 }
