@@ -469,8 +469,14 @@ fn external_budgets<'a>(
     for row in outbound(attributed, listening) {
         let s = row.socket;
         let (src, dst) = (unmapped(s.local), unmapped(s.remote));
-        if !names.is_on_node(dst) {
-            add((dst, s.remote_port, IPPROTO_TCP), (src, s.local_port, dst, s.remote_port), src);
+        // A Service address never leaves the node: the flow goes to the
+        // backend the node translated it to, where its SNAT entry is too.
+        let (to, to_port) = match names.of_socket(s).endpoint {
+            Some(backend) => (unmapped(backend.ip()), backend.port()),
+            None => (dst, s.remote_port),
+        };
+        if !names.is_on_node(to) {
+            add((to, to_port, IPPROTO_TCP), (src, s.local_port, dst, s.remote_port), src);
         }
     }
     for flow in snapshot.namespaces.iter().filter_map(|ns| ns.snat_flows.as_ref()).flatten() {
@@ -969,5 +975,51 @@ mod tests {
         let rows = budgets(&snapshot, &attributed, &everything(), None, 1);
         let scopes: Vec<Scope> = rows.iter().map(|r| r.scope).collect();
         assert_eq!(scopes, vec![Scope::Snat, Scope::Conntrack]);
+    }
+
+    #[test]
+    fn external_budget_counts_a_service_flow_under_its_backend_once() {
+        let mut snapshot = nat_node();
+        let vip = "10.96.0.1:80";
+        let pod_a = snapshot
+            .namespaces
+            .iter_mut()
+            .find(|ns| ns.id == NetnsId::Inode(POD_NETNS))
+            .unwrap();
+        pod_a.sockets.push(testing::socket(
+            "198.18.64.2:50100",
+            vip,
+            TcpState::TimeWait,
+            0,
+        ));
+        let node = &mut snapshot.namespaces[0];
+        node.dnat_flows = Some(vec![crate::model::DnatFlow(
+            IPPROTO_TCP,
+            "198.18.64.2".parse().unwrap(),
+            50100,
+            "10.96.0.1".parse().unwrap(),
+            80,
+            "198.18.65.9".parse().unwrap(),
+            8080,
+        )]);
+        node.snat_flows.as_mut().unwrap().push(flow(
+            "198.18.64.2:50100",
+            vip,
+            "198.18.65.1",
+            41900,
+            "198.18.65.9:8080",
+            7,
+        ));
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), Some(10), usize::MAX);
+        let external: Vec<(String, u16, u64)> = rows
+            .iter()
+            .filter(|r| r.scope == Scope::External)
+            .map(|r| (r.dst_addr.unwrap().to_string(), r.dst_port.unwrap(), r.in_use.unwrap()))
+            .collect();
+        assert_eq!(
+            external,
+            vec![("198.18.65.2".into(), 8080, 5), ("198.18.65.9".into(), 8080, 1)]
+        );
     }
 }
