@@ -1,7 +1,9 @@
 # cnetstat: `make run` builds and runs it on this host, `make test` tests it.
 MUSL    := x86_64-unknown-linux-musl
 BIN     := target/$(MUSL)/release/cnetstat
-MAX_SIZE := 2097152
+# The smallest static build measured (2,978,136 bytes, design.md: Size)
+# plus 10%: TLS for --kube took it past the 2 MiB of 0.1.
+MAX_SIZE := 3275950
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: release run test unit e2e check-release bench
@@ -21,7 +23,7 @@ unit:
 
 check-release: release
 	@size=$$(stat -c %s $(BIN)); \
-	  if [ $$size -ge $(MAX_SIZE) ]; then echo "FAIL: $(BIN) is $$size bytes, over 2 MiB"; exit 1; fi; \
+	  if [ $$size -ge $(MAX_SIZE) ]; then echo "FAIL: $(BIN) is $$size bytes, over $(MAX_SIZE)"; exit 1; fi; \
 	  echo "ok: $(BIN) is $$size bytes"
 	@if command -v file >/dev/null; then \
 	  file -L $(BIN) | grep -q 'statically linked' || { file -L $(BIN); echo "FAIL: not statically linked"; exit 1; }; \

@@ -66,6 +66,14 @@ fn show(view: &View, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()
     {
         diag::note(&line);
     }
+    let remote_note = view
+        .filter
+        .remote
+        .as_ref()
+        .and_then(|remote| remote.unknown_name(&attributed, snapshot.cluster.is_some()));
+    if let Some(line) = remote_note {
+        diag::note(&line);
+    }
     let top = view.top.unwrap_or(usize::MAX);
     match view.show {
         Show::Ports { snat_ports } => {
@@ -103,8 +111,7 @@ fn show(view: &View, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()
 }
 
 fn keep_wanted(attributed: &mut Attributed<'_>, view: &View) {
-    let owners = &attributed.owners;
-    attributed
-        .rows
-        .retain(|row| view.filter.keeps(row, &owners[row.owner as usize]));
+    let mut rows = std::mem::take(&mut attributed.rows);
+    rows.retain(|row| view.filter.keeps(attributed, row));
+    attributed.rows = rows;
 }

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::analyze::filter::EndpointFilter;
+use crate::analyze::filter::{BadEndpoint, EndpointFilter, RemoteFilter};
 use crate::analyze::summary::Key;
 use crate::model::{StateSet, TcpState};
 
@@ -35,7 +35,8 @@ Which sockets (default: TCP, every state but LISTEN, as netstat):
                             its id from 12 characters up)
       --remote ADDR         Only sockets whose remote end is ADDR: an
                             address, ADDR/LEN, ADDR:PORT, [IPv6]:PORT or
-                            :PORT (an IPv4 address matches its ::ffff: form)
+                            :PORT (an IPv4 address matches its ::ffff: form),
+                            or a name: svc/NS/NAME, pod/NS/NAME, node/NAME
       --local ADDR          The same for the local end
       --port N              Only sockets with port N at either end
 
@@ -76,6 +77,12 @@ Sources:
       --backend auto|proc|netlink
                             Read socket tables through sock_diag netlink or
                             /proc text (default auto: netlink when allowed)
+      --kube                Also name remote pods, Services and nodes of the
+                            whole cluster from the Kubernetes API (one list
+                            call each, 3 s in all) with the credentials of
+                            KUBECONFIG, else the kubelet's under --root, else
+                            the pod's service account
+      --kubeconfig FILE     Use FILE's current context for --kube (implies it)
 
   -h, --help                Print this help
   -V, --version             Print the version
@@ -131,7 +138,7 @@ pub struct Args {
     pub timers: bool,
     pub ports: bool,
     pub snat_ports: Option<u32>,
-    pub remote: Option<EndpointFilter>,
+    pub remote: Option<RemoteFilter>,
     pub local: Option<EndpointFilter>,
     pub port: Option<u16>,
     /// None when not given: the live /proc.
@@ -139,6 +146,8 @@ pub struct Args {
     /// None when not given, so config.rs can look for /host.
     pub root: Option<PathBuf>,
     pub backend: Backend,
+    pub kube: bool,
+    pub kubeconfig: Option<PathBuf>,
     pub record: Option<FileArg>,
     pub replay: Option<FileArg>,
 }
@@ -196,6 +205,8 @@ where
         proc_dir: None,
         root: None,
         backend: Backend::Auto,
+        kube: false,
+        kubeconfig: None,
         record: None,
         replay: None,
     };
@@ -266,8 +277,8 @@ where
                 })?);
                 parsed.ports = true;
             }
-            Long("remote") => parsed.remote = Some(endpoint_value(&mut parser, "--remote")?),
-            Long("local") => parsed.local = Some(endpoint_value(&mut parser, "--local")?),
+            Long("remote") => parsed.remote = Some(parsed_value(&mut parser, "--remote")?),
+            Long("local") => parsed.local = Some(parsed_value(&mut parser, "--local")?),
             Long("port") => {
                 let value = text_value(&mut parser, "--port")?;
                 parsed.port = Some(value.parse().map_err(|_| {
@@ -278,6 +289,11 @@ where
             }
             Long("proc") => parsed.proc_dir = Some(parser.value()?.into()),
             Long("root") => parsed.root = Some(parser.value()?.into()),
+            Long("kube") => parsed.kube = true,
+            Long("kubeconfig") => {
+                parsed.kubeconfig = Some(parser.value()?.into());
+                parsed.kube = true;
+            }
             Long("record") => parsed.record = Some(parser.value()?.into()),
             Long("replay") => parsed.replay = Some(parser.value()?.into()),
             Long("backend") => {
@@ -324,6 +340,7 @@ where
             ("--root", parsed.root.is_some()),
             ("--backend", backend_given),
             ("--record", parsed.record.is_some()),
+            ("--kube", parsed.kube),
         ];
         if let Some((flag, _)) = collecting.iter().find(|(_, given)| *given) {
             return Err(UsageError(format!(
@@ -341,7 +358,10 @@ fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageEr
         .map_err(|raw| UsageError(format!("invalid UTF-8 in the value of {flag}: {raw:?}")))
 }
 
-fn endpoint_value(parser: &mut lexopt::Parser, flag: &str) -> Result<EndpointFilter, UsageError> {
+fn parsed_value<T: std::str::FromStr<Err = BadEndpoint>>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<T, UsageError> {
     text_value(parser, flag)?
         .parse()
         .map_err(|err| UsageError(format!("invalid value for {flag}: {err}")))

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::analyze::filter::{Filter, OwnerFilter};
 use crate::analyze::summary::Grouping;
 use crate::cli::{Args, Backend, FileArg, Format};
+use crate::collect::network::Parts;
 use crate::collect::read_netns::TableReader;
 use crate::collect::Plan;
 use crate::model::{Protocols, StateSet};
+use crate::names::kube_api::KubeSource;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Config {
@@ -107,6 +109,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         Some(file) => Source::Replay(file),
         None => {
             let root = choose_root(args.root, &mut notes)?;
+            let kube = kube_sources(args.kube, args.kubeconfig, &root);
             let proc_dir = args.proc_dir.unwrap_or_else(|| PathBuf::from("/proc"));
             let live = is_live_procfs(&proc_dir);
             // A recording holds the whole node; port budgets need every
@@ -132,7 +135,14 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 },
                 states,
                 owners_for,
-                network: recording || matches!(view.show, Show::Ports { .. }),
+                // A recorded tree has no namespaces to enter.
+                network: match view.show {
+                    _ if !live => Parts::None,
+                    Show::Ports { .. } => Parts::Everything,
+                    _ if recording => Parts::Everything,
+                    _ => Parts::Names,
+                },
+                kube,
             })
         }
     };
@@ -142,6 +152,28 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         view,
         notes,
     })
+}
+
+/// Where `--kube` looks for credentials, in order: the file given, the
+/// first of `KUBECONFIG`, the kubelet's own (on a node, the credentials
+/// that are surely there and may list what the node runs), and a pod's
+/// service account (cnetstat as a DaemonSet).
+fn kube_sources(kube: bool, kubeconfig: Option<PathBuf>, root: &Path) -> Vec<KubeSource> {
+    if let Some(file) = kubeconfig {
+        return vec![KubeSource::Kubeconfig(file)];
+    }
+    if !kube {
+        return Vec::new();
+    }
+    let from_var =
+        std::env::var_os("KUBECONFIG").and_then(|var| KubeSource::from_kubeconfig_var(&var));
+    from_var
+        .into_iter()
+        .chain([
+            KubeSource::KubeletUnderRoot(root.to_path_buf()),
+            KubeSource::InCluster,
+        ])
+        .collect()
 }
 
 /// `--root`, else /host when cnetstat runs in a container (a mount namespace

@@ -130,6 +130,8 @@ fn as_json(e: &Expected) -> Value {
         "runtime": runtime, "pid": e.11, "process": e.12, "proto": e.0,
         "local_addr": e.1, "remote_addr": e.3, "local_port": e.2, "remote_port": e.4,
         "state": e.5, "timer": timer, "expires_s": expires, "netns": e.14, "inode": e.6, "uid": 0, "attribution": e.13,
+        // A recorded tree has no namespace to read addresses in.
+        "remote_kind": null, "remote_namespace": null, "remote_name": null, "remote_endpoint": null,
     })
 }
 
@@ -376,6 +378,8 @@ fn summary_counts_per_container_and_destination() {
             "local_addr": null, "local_port": null,
             "remote_addr": "127.0.0.1", "remote_port": 8080, "clients": null,
             "count": 3, "states": {"TIME_WAIT": 3},
+            "remote_kind": null, "remote_namespace": null, "remote_name": null,
+            "remote_endpoints": null,
         })
     );
     let total: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();

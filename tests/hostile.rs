@@ -350,3 +350,45 @@ fn names_of_every_invisible_class_are_escaped_byte_by_byte() {
         }
     }
 }
+
+/// The Docker socket under `--root` is opened there, O_PATH, and connected
+/// through that descriptor: `run/docker.sock` answers when it is the
+/// daemon's, and a link planted in its place cannot lead out of the root
+/// to another socket (an absolute link resolves inside the root).
+#[test]
+fn the_docker_socket_is_the_one_inside_the_root() {
+    let node = Node::copy("docker-in-root");
+    let read = |name: &str| std::fs::read(node.path(name)).unwrap();
+    let answer = || Behavior::Answer {
+        ping: read("docker-ping.http"),
+        other: read("docker-containers.http"),
+    };
+    std::fs::create_dir_all(node.path("run")).unwrap();
+    let inside = FakeDocker::start(&node.path("run"), answer()).unwrap();
+    let listing = |node: &Node| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cnetstat"))
+            .arg("--proc")
+            .arg(node.path("proc"))
+            .arg("--root")
+            .arg(&node.0)
+            .args(["--format", "json"])
+            .env_remove("DOCKER_HOST")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(listing(&node).contains("\"container\":\"client\""));
+    assert_eq!(inside.requests().len(), 2, "{:?}", inside.requests());
+    drop(inside);
+
+    let outside_dir = node.0.with_extension("outside");
+    let _ = std::fs::remove_dir_all(&outside_dir);
+    std::fs::create_dir_all(&outside_dir).unwrap();
+    let outside = FakeDocker::start(&outside_dir, answer()).unwrap();
+    node.link("run/docker.sock", outside.socket().to_str().unwrap());
+    let text = listing(&node);
+    assert!(!text.contains("\"container\":\"client\""), "{text}");
+    assert!(outside.requests().is_empty(), "{:?}", outside.requests());
+    let _ = std::fs::remove_dir_all(&outside_dir);
+}

@@ -393,6 +393,10 @@ fn port_budgets_of_a_recorded_node() {
         "insert_failed",
         "drop",
         "early_drop",
+        "remote_kind",
+        "remote_namespace",
+        "remote_name",
+        "remote_endpoints",
     ];
     for (line, row) in replay_ports_text(&[]).lines().zip(&rows) {
         assert_eq!(row.as_object().unwrap().len(), keys.len(), "{line}");

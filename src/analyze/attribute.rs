@@ -10,9 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{
-    NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning,
-};
+use super::remote::{self, Remote};
+use crate::model::{NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning};
 
 /// How a socket's owner was found: the one list every view shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,17 +69,25 @@ pub struct Row<'a> {
     pub netns: NetnsId,
     /// Index into [`Attributed::owners`].
     pub owner: u32,
+    /// Index into [`Attributed::remotes`].
+    pub remote: u32,
 }
 
 #[derive(Debug)]
 pub struct Attributed<'a> {
     pub owners: Vec<Owner<'a>>,
+    /// The remote ends rows point at; index 0 is [`Remote::UNKNOWN`].
+    pub remotes: Vec<Remote<'a>>,
     pub rows: Vec<Row<'a>>,
 }
 
 impl<'a> Attributed<'a> {
     pub fn owner(&self, row: &Row<'_>) -> &Owner<'a> {
         &self.owners[row.owner as usize]
+    }
+
+    pub fn remote(&self, row: &Row<'_>) -> &Remote<'a> {
+        &self.remotes[row.remote as usize]
     }
 }
 
@@ -122,10 +129,17 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
                 socket,
                 netns: ns.id,
                 owner,
+                remote: 0,
             });
         }
     }
-    Attributed { owners, rows }
+    let mut attributed = Attributed {
+        owners,
+        remotes: vec![Remote::UNKNOWN],
+        rows,
+    };
+    remote::name_rows(snapshot, &mut attributed);
+    attributed
 }
 
 /// Which sockets no process holds because the kernel does. The kernel makes
@@ -236,7 +250,7 @@ fn identity<'a>(snapshot: &'a Snapshot, process: &'a Process) -> Owner<'a> {
 /// The owner of a namespace's ownerless sockets: the pod whose sandbox spec
 /// names the namespace, else the one pod its processes belong to, else the
 /// one container all its processes run in (a container outside Kubernetes).
-fn namespace_owner(snapshot: &Snapshot, netns: NetnsId) -> Option<Owner<'_>> {
+pub fn namespace_owner(snapshot: &Snapshot, netns: NetnsId) -> Option<Owner<'_>> {
     let inode = netns.inode();
     if inode.is_some() && snapshot.host_netns == inode {
         return None;

@@ -6,7 +6,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::attribute::{Owner, Row};
+use super::attribute::{Attributed, Owner, Row};
+use super::remote::{RemoteKind, RemoteName};
 use super::order::natural;
 use crate::model::{PodInfo, Protocols, Snapshot, StateSet};
 
@@ -25,22 +26,21 @@ pub struct Filter {
     /// ESTABLISHED or CLOSE (UNCONN).
     pub states: StateSet,
     pub owner: OwnerFilter,
-    pub remote: Option<EndpointFilter>,
+    pub remote: Option<RemoteFilter>,
     pub local: Option<EndpointFilter>,
     /// Either end's port.
     pub port: Option<u16>,
 }
 
 impl Filter {
-    pub fn keeps(&self, row: &Row<'_>, owner: &Owner<'_>) -> bool {
+    pub fn keeps(&self, attributed: &Attributed<'_>, row: &Row<'_>) -> bool {
         let s = row.socket;
         self.protocols.has(s.proto.transport())
             && self.states.contains(s.state)
-            && self.owner.matches(owner)
-            && self
-                .remote
-                .as_ref()
-                .map_or(true, |f| f.matches(s.remote, s.remote_port))
+            && self.owner.matches(attributed.owner(row))
+            && self.remote.as_ref().map_or(true, |f| {
+                f.matches(s.remote, s.remote_port, attributed.remote(row).name)
+            })
             && self
                 .local
                 .as_ref()
@@ -190,6 +190,98 @@ pub struct BadEndpoint(String);
 impl fmt::Display for BadEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// `--remote`: an address, or what the remote end is by name
+/// (`svc/NS/NAME`, `pod/NS/NAME`, `node/NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoteFilter {
+    Endpoint(EndpointFilter),
+    Named {
+        kind: RemoteKind,
+        namespace: Option<String>,
+        name: String,
+    },
+}
+
+impl RemoteFilter {
+    pub fn matches(&self, address: IpAddr, port: u16, named: Option<RemoteName<'_>>) -> bool {
+        match self {
+            RemoteFilter::Endpoint(endpoint) => endpoint.matches(address, port),
+            RemoteFilter::Named {
+                kind,
+                namespace,
+                name,
+            } => named.is_some_and(|named| {
+                named.kind == *kind
+                    && named.namespace == namespace.as_deref()
+                    && named.name == Some(name.as_str())
+            }),
+        }
+    }
+}
+
+impl RemoteFilter {
+    /// A note when a name given matches no remote end, saying where names
+    /// come from: an empty answer must not read as "no such traffic".
+    pub fn unknown_name(&self, attributed: &Attributed<'_>, with_cluster: bool) -> Option<String> {
+        let RemoteFilter::Named { kind, namespace, name } = self else {
+            return None;
+        };
+        let found = attributed.remotes.iter().any(|remote| {
+            let wanted = |named: Option<RemoteName>| {
+                named.is_some_and(|n| {
+                    n.kind == *kind && n.namespace == namespace.as_deref() && n.name == Some(name.as_str())
+                })
+            };
+            wanted(remote.name) || wanted(remote.backend)
+        });
+        if found {
+            return None;
+        }
+        let given = match namespace {
+            Some(namespace) => format!("{}/{namespace}/{name}", kind.short()),
+            None => format!("{}/{name}", kind.short()),
+        };
+        let reach = if with_cluster {
+            "no socket of this node talks to it"
+        } else {
+            "no socket talks to it by a name this node knows (--kube names the whole cluster)"
+        };
+        Some(format!("--remote {given}: {reach}"))
+    }
+}
+
+impl FromStr for RemoteFilter {
+    type Err = BadEndpoint;
+
+    fn from_str(text: &str) -> Result<RemoteFilter, BadEndpoint> {
+        let Some((prefix, rest)) = text.split_once('/') else {
+            return text.parse().map(RemoteFilter::Endpoint);
+        };
+        let kind = match prefix {
+            "svc" | "service" => RemoteKind::Service,
+            "pod" => RemoteKind::Pod,
+            "node" => RemoteKind::Node,
+            // An address with a prefix length.
+            _ => return text.parse().map(RemoteFilter::Endpoint),
+        };
+        let bad = |why: &str| BadEndpoint(format!("'{text}': {why}"));
+        let (namespace, name) = match (kind, rest.split_once('/')) {
+            (RemoteKind::Node, None) => (None, rest),
+            (RemoteKind::Node, Some(_)) => return Err(bad("expected node/NAME")),
+            (_, Some((namespace, name))) => (Some(namespace.to_owned()), name),
+            (_, None) => return Err(bad(&format!("expected {prefix}/NAMESPACE/NAME"))),
+        };
+        if name.is_empty() || name.contains('/') || namespace.as_deref() == Some("") {
+            return Err(bad("a name is not empty and has no '/'"));
+        }
+        Ok(RemoteFilter::Named {
+            kind,
+            namespace,
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -376,5 +468,39 @@ mod tests {
         assert_eq!(nearest("x", &mut Vec::new()), "; none is known here");
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn remote_names_and_addresses() {
+        let named = |kind, namespace: Option<&str>, name: &str| RemoteFilter::Named {
+            kind,
+            namespace: namespace.map(Into::into),
+            name: name.into(),
+        };
+        let parse = |text: &str| text.parse::<RemoteFilter>();
+        assert_eq!(
+            parse("svc/kube-system/kube-dns"),
+            Ok(named(RemoteKind::Service, Some("kube-system"), "kube-dns"))
+        );
+        assert_eq!(
+            parse("service/a/b"),
+            Ok(named(RemoteKind::Service, Some("a"), "b"))
+        );
+        assert_eq!(parse("pod/shop/db-0"), Ok(named(RemoteKind::Pod, Some("shop"), "db-0")));
+        assert_eq!(parse("node/node-2"), Ok(named(RemoteKind::Node, None, "node-2")));
+        assert_eq!(parse("10.0.0.0/8"), Ok(RemoteFilter::Endpoint(filter("10.0.0.0/8"))));
+        for bad in ["pod/db-0", "node/a/b", "svc//x", "svc/a/", "pod/a/b/c"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let db = RemoteName {
+            kind: RemoteKind::Pod,
+            namespace: Some("shop"),
+            name: Some("db-0"),
+        };
+        let ip: IpAddr = "10.1.0.6".parse().unwrap();
+        assert!(named(RemoteKind::Pod, Some("shop"), "db-0").matches(ip, 5432, Some(db)));
+        assert!(!named(RemoteKind::Pod, Some("shop"), "db-1").matches(ip, 5432, Some(db)));
+        assert!(!named(RemoteKind::Service, Some("shop"), "db-0").matches(ip, 5432, Some(db)));
+        assert!(!named(RemoteKind::Pod, Some("shop"), "db-0").matches(ip, 5432, None));
     }
 }

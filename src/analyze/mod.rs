@@ -7,5 +7,6 @@ pub mod direction;
 pub mod filter;
 pub mod order;
 pub mod ports;
+pub mod remote;
 pub mod summary;
 pub mod warnings;

@@ -24,9 +24,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::attribute::{Attributed, Attribution, Owner, Row};
+use super::attribute::{namespace_owner, Attributed, Attribution, Owner, Row};
 use super::direction::{Direction, Listening};
 use super::filter::{in_prefix, unmapped, Filter};
+use super::remote::{RemoteKind, RemoteName, RemoteNames};
 use crate::model::{
     ConntrackStats, NatRule, NetnsId, NetnsSnapshot, PortSysctls, ShownState, SnatFlow, Snapshot,
     TcpConntrackState, TcpState, Transport,
@@ -73,6 +74,10 @@ pub struct Budget<'a> {
     pub next_free_ms: Option<u64>,
     pub sources: Option<Vec<Source<'a>>>,
     pub conntrack: Option<ConntrackStats>,
+    /// What the destination is, where something names it.
+    pub remote: Option<RemoteName<'a>>,
+    /// The backends the node translated the destination to (netns rows).
+    pub remote_endpoints: Option<u64>,
 }
 
 impl Budget<'_> {
@@ -103,6 +108,8 @@ impl Budget<'_> {
             next_free_ms: None,
             sources: None,
             conntrack: None,
+            remote: None,
+            remote_endpoints: None,
         }
     }
 }
@@ -136,12 +143,23 @@ pub fn budgets<'a>(
     top: usize,
 ) -> Vec<Budget<'a>> {
     let listening = Listening::of(snapshot);
-    let owners = NetnsOwners::of(snapshot, attributed);
+    let names = RemoteNames::of(snapshot);
     let mut rows = netns_budgets(snapshot, attributed, &listening, filter);
     rows.extend(udp_budgets(snapshot, attributed, filter));
-    rows.extend(snat_budgets(snapshot, &owners));
+    rows.extend(snat_budgets(snapshot, &names));
     if let Some(ports) = snat_ports {
-        rows.extend(external_budgets(snapshot, attributed, &listening, &owners, ports));
+        rows.extend(external_budgets(snapshot, attributed, &listening, &names, ports));
+    }
+    for row in &mut rows {
+        let (Some(dst), Some(port)) = (row.dst_addr, row.dst_port) else {
+            continue;
+        };
+        if row.scope == Scope::Netns {
+            row.remote_endpoints = names.backends(IPPROTO_TCP, dst, port).map(|n| n as u64);
+        }
+        row.remote = names.name(dst).or_else(|| {
+            row.remote_endpoints.map(|_| RemoteName::UNNAMED_SERVICE)
+        });
     }
     rows.retain(|row| row.scope == Scope::Netns || keeps_nat_row(row, filter));
     rows.sort_by(|a, b| {
@@ -154,7 +172,7 @@ pub fn budgets<'a>(
             .then_with(|| (a.src_addr, a.dst_addr, a.dst_port).cmp(&(b.src_addr, b.dst_addr, b.dst_port)))
     });
     rows.truncate(top);
-    rows.extend(conntrack_rows(snapshot, &owners, filter));
+    rows.extend(conntrack_rows(snapshot, filter));
     rows
 }
 
@@ -199,7 +217,7 @@ fn netns_budgets<'a>(
         let (src, dst) = (unmapped(socket.local), unmapped(socket.remote));
         let group = groups.entry((row.netns, src, dst, socket.remote_port)).or_default();
         group.owners.push(owner);
-        group.wanted |= filter.keeps(row, owner);
+        group.wanted |= filter.keeps(attributed, row);
         *group.states.entry(socket.state).or_default() += 1;
         if socket.state == TcpState::TimeWait && reusable(sysctls, src, dst) {
             continue;
@@ -297,7 +315,7 @@ fn udp_budgets<'a>(
         group.owners.push(owner);
         group.ports.insert(socket.local_port);
         group.states[socket.shown_state().index()] += 1;
-        group.wanted |= filter.keeps(row, owner);
+        group.wanted |= filter.keeps(attributed, row);
     }
     groups
         .into_iter()
@@ -371,66 +389,22 @@ fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
     }
 }
 
-/// Which namespace holds an address, and who owns each namespace.
-struct NetnsOwners<'a> {
-    by_address: HashMap<IpAddr, NetnsId>,
-    owner: HashMap<NetnsId, Owner<'a>>,
-}
-
-impl<'a> NetnsOwners<'a> {
-    fn of(snapshot: &'a Snapshot, attributed: &'a Attributed<'a>) -> NetnsOwners<'a> {
-        let mut by_address = HashMap::new();
-        let mut shared = HashSet::new();
-        for ns in &snapshot.namespaces {
-            for address in ns.addresses.iter().flatten() {
-                let ip = unmapped(address.address);
-                if ip.is_loopback() || ip.is_unspecified() {
-                    continue;
-                }
-                // An address two namespaces hold names neither.
-                if by_address.insert(ip, ns.id).is_some_and(|other| other != ns.id) {
-                    shared.insert(ip);
-                }
-            }
-        }
-        by_address.retain(|ip, _| !shared.contains(ip));
-        let mut owners: HashMap<NetnsId, Vec<&Owner<'a>>> = HashMap::new();
-        for row in &attributed.rows {
-            owners.entry(row.netns).or_default().push(attributed.owner(row));
-        }
-        let owner = owners
-            .into_iter()
-            .map(|(netns, list)| {
-                let shared = shared_owner(&list);
-                (netns, Owner { container: None, ..shared })
-            })
-            .collect();
-        NetnsOwners { by_address, owner }
-    }
-
-    fn source(&self, src_addr: IpAddr, count: u64) -> Source<'a> {
-        let owner = self
-            .by_address
-            .get(&src_addr)
-            .and_then(|netns| self.owner.get(netns));
-        Source {
-            namespace: owner.and_then(|o| o.namespace),
-            pod: owner.and_then(|o| o.pod),
-            container: None,
-            src_addr,
-            count,
-        }
-    }
-
-    fn is_on_node(&self, ip: IpAddr) -> bool {
-        ip.is_loopback() || self.by_address.contains_key(&ip)
+/// Who a flow from `src_addr` came from: the pod at that address.
+fn source<'a>(names: &RemoteNames<'a>, src_addr: IpAddr, count: u64) -> Source<'a> {
+    let pod = names.name(src_addr).filter(|name| name.kind == RemoteKind::Pod);
+    Source {
+        namespace: pod.and_then(|p| p.namespace),
+        pod: pod.and_then(|p| p.name),
+        container: None,
+        src_addr,
+        count,
     }
 }
 
 /// Per (NAT namespace, zone, NAT address, destination, port, protocol), the
 /// destination being the reply tuple's source: after a Service's DNAT the
 /// backend, which is what the kernel keeps unique (ports.md §4.4).
-fn snat_budgets<'a>(snapshot: &'a Snapshot, owners: &NetnsOwners<'a>) -> Vec<Budget<'a>> {
+fn snat_budgets<'a>(snapshot: &'a Snapshot, names: &RemoteNames<'a>) -> Vec<Budget<'a>> {
     let mut rows = Vec::new();
     for ns in &snapshot.namespaces {
         let Some(flows) = &ns.snat_flows else { continue };
@@ -455,7 +429,7 @@ fn snat_budgets<'a>(snapshot: &'a Snapshot, owners: &NetnsOwners<'a>) -> Vec<Bud
             }
             let sources: Vec<Source<'a>> = by_source
                 .into_iter()
-                .map(|(ip, count)| owners.source(ip, count))
+                .map(|(ip, count)| source(names, ip, count))
                 .collect();
             let one = sole_pod(&sources);
             rows.push(Budget {
@@ -557,7 +531,7 @@ fn external_budgets<'a>(
     snapshot: &'a Snapshot,
     attributed: &'a Attributed<'a>,
     listening: &Listening,
-    owners: &NetnsOwners<'a>,
+    names: &RemoteNames<'a>,
     ports: u32,
 ) -> Vec<Budget<'a>> {
     type Flow = (IpAddr, u16, IpAddr, u16);
@@ -575,13 +549,19 @@ fn external_budgets<'a>(
             Transport::Tcp => IPPROTO_TCP,
             Transport::Udp => IPPROTO_UDP,
         };
-        if !owners.is_on_node(dst) {
-            add((dst, s.remote_port, proto), (src, s.local_port, dst, s.remote_port), src);
+        // A Service address never leaves the node: the flow goes to the
+        // backend the node translated it to, where its SNAT entry is too.
+        let (to, to_port) = match names.of_socket(s).endpoint {
+            Some(backend) => (unmapped(backend.ip()), backend.port()),
+            None => (dst, s.remote_port),
+        };
+        if !names.is_on_node(to) {
+            add((to, to_port, proto), (src, s.local_port, dst, s.remote_port), src);
         }
     }
     for flow in snapshot.namespaces.iter().filter_map(|ns| ns.snat_flows.as_ref()).flatten() {
         let (src, dst) = (unmapped(flow.1), unmapped(flow.5));
-        if !owners.is_on_node(dst) {
+        if !names.is_on_node(dst) {
             add((dst, flow.6, flow.0), (src, flow.2, unmapped(flow.3), flow.4), src);
         }
     }
@@ -593,7 +573,7 @@ fn external_budgets<'a>(
             dst_port: Some(port),
             in_use: Some(seen.len() as u64),
             available: Some(u64::from(ports)),
-            sources: Some(sources.into_iter().map(|(ip, n)| owners.source(ip, n)).collect()),
+            sources: Some(sources.into_iter().map(|(ip, n)| source(names, ip, n)).collect()),
             ..Budget::empty(Scope::External)
         })
         .collect()
@@ -608,13 +588,13 @@ fn outbound<'r, 'a>(attributed: &'r Attributed<'a>, listening: &'r Listening) ->
     })
 }
 
-fn conntrack_rows<'a>(snapshot: &'a Snapshot, owners: &NetnsOwners<'a>, filter: &Filter) -> Vec<Budget<'a>> {
+fn conntrack_rows<'a>(snapshot: &'a Snapshot, filter: &Filter) -> Vec<Budget<'a>> {
     snapshot
         .namespaces
         .iter()
         .filter_map(|ns| {
             let stats = ns.conntrack.filter(|stats| stats.entries > 0)?;
-            let owner = owners.owner.get(&ns.id).cloned().unwrap_or(Owner::NONE);
+            let owner = namespace_owner(snapshot, ns.id).unwrap_or(Owner::NONE);
             filter.owner.matches(&owner).then_some(Budget {
                 netns: Some(ns.id),
                 namespace: owner.namespace,
@@ -645,7 +625,7 @@ fn keeps_nat_row(row: &Budget<'_>, filter: &Filter) -> bool {
         })
     });
     from_wanted_owner
-        && filter.remote.as_ref().map_or(true, |f| f.matches(dst, port))
+        && filter.remote.as_ref().map_or(true, |f| f.matches(dst, port, row.remote))
         && filter.port.map_or(true, |p| p == port)
 }
 
@@ -661,7 +641,9 @@ fn transport(proto: u8) -> Transport {
 mod tests {
     use super::*;
     use crate::analyze::filter::OwnerFilter;
-    use crate::model::{testing, InterfaceAddress, Protocols, Socket, StateSet, Timer};
+    use crate::model::{
+        testing, ContainerInfo, InterfaceAddress, PodInfo, Protocols, Socket, StateSet, Timer,
+    };
 
     const POD_NETNS: u64 = 4026532001;
     const OTHER_POD_NETNS: u64 = 4026532002;
@@ -720,10 +702,15 @@ mod tests {
                     socket,
                     netns: ns.id,
                     owner,
+                    remote: 0,
                 })
             })
             .collect();
-        Attributed { owners: all, rows }
+        Attributed {
+            owners: all,
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
+            rows,
+        }
     }
 
     /// The pod's 30-port range holds a reserved port, a listener and a
@@ -956,6 +943,23 @@ mod tests {
             nat_rules: Some(vec![rule([41000, 41039], "198.18.65.2"), rule([42000, 42009], "198.18.65.3")]),
             ..NetnsSnapshot::new(NetnsId::Inode(NODE_NETNS), vec![])
         });
+        // The pods' sandboxes name their namespaces, as on a real node.
+        for (netns, pod) in [(POD_NETNS, "web-a"), (OTHER_POD_NETNS, "web-b")] {
+            let sandbox = format!("sandbox-{pod}");
+            snapshot.sandbox_netns.insert(netns, sandbox.clone());
+            snapshot.catalog.containers.insert(
+                sandbox.clone(),
+                ContainerInfo {
+                    pod: Some(PodInfo {
+                        namespace: "shop".into(),
+                        name: pod.into(),
+                        uid: None,
+                    }),
+                    sandbox: true,
+                    ..ContainerInfo::unnamed(sandbox)
+                },
+            );
+        }
         // Each pod's open socket is also the first entry NAT made of it.
         for (netns, ip, port) in [(POD_NETNS, "198.18.64.2", 50000), (OTHER_POD_NETNS, "198.18.64.3", 50003)] {
             snapshot.namespaces.push(NetnsSnapshot {
@@ -1148,5 +1152,51 @@ mod tests {
         let rows = budgets(&snapshot, &attributed, &everything(), None, 1);
         let scopes: Vec<Scope> = rows.iter().map(|r| r.scope).collect();
         assert_eq!(scopes, vec![Scope::Snat, Scope::Conntrack]);
+    }
+
+    #[test]
+    fn external_budget_counts_a_service_flow_under_its_backend_once() {
+        let mut snapshot = nat_node();
+        let vip = "10.96.0.1:80";
+        let pod_a = snapshot
+            .namespaces
+            .iter_mut()
+            .find(|ns| ns.id == NetnsId::Inode(POD_NETNS))
+            .unwrap();
+        pod_a.sockets.push(testing::socket(
+            "198.18.64.2:50100",
+            vip,
+            TcpState::TimeWait,
+            0,
+        ));
+        let node = &mut snapshot.namespaces[0];
+        node.dnat_flows = Some(vec![crate::model::DnatFlow(
+            IPPROTO_TCP,
+            "198.18.64.2".parse().unwrap(),
+            50100,
+            "10.96.0.1".parse().unwrap(),
+            80,
+            "198.18.65.9".parse().unwrap(),
+            8080,
+        )]);
+        node.snat_flows.as_mut().unwrap().push(flow(
+            "198.18.64.2:50100",
+            vip,
+            "198.18.65.1",
+            41900,
+            "198.18.65.9:8080",
+            7,
+        ));
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), Some(10), usize::MAX);
+        let external: Vec<(String, u16, u64)> = rows
+            .iter()
+            .filter(|r| r.scope == Scope::External)
+            .map(|r| (r.dst_addr.unwrap().to_string(), r.dst_port.unwrap(), r.in_use.unwrap()))
+            .collect();
+        assert_eq!(
+            external,
+            vec![("198.18.65.2".into(), 8080, 5), ("198.18.65.9".into(), 8080, 1)]
+        );
     }
 }

@@ -9,11 +9,12 @@
 //! owner is unknown never merge across network namespaces.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::attribute::{Attributed, Attribution, Owner, Row};
 use super::direction::{Direction, Listening};
 use super::order::identity_ranks;
+use super::remote::RemoteName;
 use crate::model::{NetnsId, Proto, ShownState};
 
 /// A key of `--by`.
@@ -181,6 +182,11 @@ pub struct Group<'a> {
     /// The near and far ends, where they are keys.
     pub local: Option<(IpAddr, Option<u16>)>,
     pub remote: Option<(IpAddr, Option<u16>)>,
+    /// What the remote end is, where it is a key and named.
+    pub remote_name: Field<RemoteName<'a>>,
+    /// Distinct backends the remote address was translated to, where the
+    /// node translated it.
+    pub remote_endpoints: Option<u64>,
     /// Distinct client addresses, for inbound groups.
     pub clients: Option<u64>,
     pub count: u64,
@@ -224,7 +230,9 @@ pub fn summarize<'a>(
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut clients: Vec<HashSet<IpAddr>> = Vec::new();
+    let mut endpoints: Vec<HashSet<SocketAddr>> = Vec::new();
     for row in rows {
+        let remote = attributed.remote(row);
         let owner = attributed.owner(row);
         let socket = row.socket;
         let direction = listening.direction(row.netns, socket);
@@ -259,12 +267,15 @@ pub fn summarize<'a>(
                 proto: Field::One(socket.proto),
                 local: key.local,
                 remote: key.remote,
+                remote_name: Field::start(remote.name.filter(|_| key.remote.is_some())),
+                remote_endpoints: None,
                 clients: None,
                 count: 0,
                 by_state: [0; ShownState::ORDER.len()],
                 rank: rank[row.owner as usize],
             });
             clients.push(HashSet::new());
+            endpoints.push(HashSet::new());
             groups.len() - 1
         });
         let group = &mut groups[slot];
@@ -278,6 +289,7 @@ pub fn summarize<'a>(
             group.netns.add(Some(row.netns));
             group.direction.add(Some(direction));
             group.proto.add(Some(socket.proto));
+            group.remote_name.add(remote.name.filter(|_| key.remote.is_some()));
             group.rank = group.rank.min(rank[row.owner as usize]);
         }
         group.count += 1;
@@ -285,6 +297,12 @@ pub fn summarize<'a>(
         // A listening socket's remote end is the wildcard, no client.
         if direction == Direction::In && !socket.listens() {
             clients[slot].insert(socket.remote);
+        }
+        endpoints[slot].extend(remote.endpoint);
+    }
+    for (group, endpoints) in groups.iter_mut().zip(endpoints) {
+        if group.remote.is_some() && !endpoints.is_empty() {
+            group.remote_endpoints = Some(endpoints.len() as u64);
         }
     }
     for (group, clients) in groups.iter_mut().zip(clients) {
@@ -389,6 +407,7 @@ mod tests {
             socket: Box::leak(Box::new(testing::socket(local, remote, state, 0))),
             netns: NetnsId::Inode(netns),
             owner,
+            remote: 0,
         }
     }
 
@@ -409,6 +428,7 @@ mod tests {
 
     fn summarize_rows(rows: &[Row<'static>], grouping: Grouping) -> Vec<Group<'static>> {
         let attributed = Attributed {
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
             owners: owners(),
             rows: Vec::new(),
         };
@@ -518,6 +538,7 @@ mod tests {
             socket: Box::leak(Box::new(testing::udp_socket(local, remote, state, 0))),
             netns: NetnsId::Inode(POD_NS),
             owner,
+            remote: 0,
         }
     }
 
@@ -576,6 +597,7 @@ mod tests {
         let mut owners = owners();
         owners.push(owner(Some("shop"), Some("cart-0"), None, Attribution::Kernel));
         let attributed: &'static Attributed<'static> = Box::leak(Box::new(Attributed {
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
             owners,
             rows: Vec::new(),
         }));
@@ -660,6 +682,7 @@ mod tests {
             ..Owner::NONE
         };
         let attributed: &'static Attributed<'static> = Box::leak(Box::new(Attributed {
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
             owners,
             rows: Vec::new(),
         }));

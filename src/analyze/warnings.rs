@@ -47,6 +47,14 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             Warning::NetworkUnreadable { netns, what, error } => {
                 network.entry(*what).or_default().push((*netns, error))
             }
+            Warning::Kube { source, error } => {
+                let at = source.as_deref().map_or(String::new(), |s| format!("{s}: "));
+                lines.push(format!(
+                    "--kube: {at}{error}; remote pods, Services and nodes not on this node are \
+                     shown by address only{}",
+                    unnamed_remotes(attributed)
+                ));
+            }
             Warning::Docker { error } => {
                 let unnamed = count_rows(attributed, |o| {
                     o.runtime == Some(Runtime::Docker) && o.container.is_none()
@@ -172,7 +180,7 @@ fn unreadable_network(
             None,
         ),
         NetworkPart::Addresses => (
-            "SNAT and external budgets cannot name the pods at their addresses".to_owned(),
+            "their addresses do not name their pods as remote ends or as SNAT sources".to_owned(),
             None,
         ),
         NetworkPart::ConntrackCounters => (
@@ -181,7 +189,8 @@ fn unreadable_network(
         ),
         NetworkPart::ConntrackTable => (
             format!(
-                "their SNAT budgets are missing ({} unread)",
+                "Service addresses they translated are not followed to their backends and \
+                 their SNAT budgets are missing ({} unread)",
                 count(unread_entries, "conntrack entry", "conntrack entries")
             ),
             Some((Collector::CAP_NET_ADMIN, "CAP_NET_ADMIN")),
@@ -324,6 +333,24 @@ fn unreadable_namespaces(snapshot: &Snapshot, warnings: &[&Warning]) -> Option<S
     Some(format!("{which}: {loss}"))
 }
 
+/// ` (N sockets to addresses nothing names)`, or nothing where none are.
+fn unnamed_remotes(attributed: &Attributed<'_>) -> String {
+    let unnamed = attributed
+        .rows
+        .iter()
+        .filter(|row| {
+            let remote = row.socket.remote;
+            attributed.remote(row).name.is_none()
+                && !remote.is_unspecified()
+                && !remote.is_loopback()
+        })
+        .count() as u64;
+    match unnamed {
+        0 => String::new(),
+        n => format!(" ({})", sockets(n, "to addresses nothing names")),
+    }
+}
+
 fn count_rows(
     attributed: &Attributed<'_>,
     wanted: impl Fn(&super::attribute::Owner<'_>) -> bool,
@@ -424,7 +451,8 @@ mod tests {
                  (/proc/sys/net/ipv4/ip_local_port_range: Permission denied): --ports shows \
                  their connect() budgets with available unknown",
                 "the conntrack table of 2 network namespaces could not be read (first: \
-                 ctnetlink dump: Operation not permitted (os error 1)): their SNAT budgets are \
+                 ctnetlink dump: Operation not permitted (os error 1)): Service addresses they \
+                 translated are not followed to their backends and their SNAT budgets are \
                  missing (5007 conntrack entries unread); run as root with CAP_NET_ADMIN",
             ]
         );

@@ -34,6 +34,9 @@ impl Cap {
     pub const OCI_SPEC: Cap = Cap(8 << 20);
     /// containers/storage's name index: about 1 KB a container.
     pub const NAME_INDEX: Cap = Cap(64 << 20);
+    /// A kubeconfig, token or PEM file: kilobytes; the kubeconfig parser
+    /// takes up to 16 MiB.
+    pub const KUBE_FILE: Cap = Cap(16 << 20);
 
     pub fn describe(self) -> String {
         match self.0 {

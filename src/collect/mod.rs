@@ -5,6 +5,7 @@
 //! answer) records a warning and goes on with the rest.
 
 pub mod dirs;
+pub mod cluster;
 pub mod files;
 pub mod host_root;
 pub mod namespaces;
@@ -22,10 +23,11 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::model::{
-    Collector, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet, Warnings,
+    Collector, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet, Warning, Warnings,
     FORMAT_VERSION,
 };
 use crate::names;
+use crate::names::kube_api::KubeSource;
 use host_root::HostRoot;
 use procfs::ProcFs;
 use read_netns::TableReader;
@@ -44,8 +46,11 @@ pub struct Plan {
     pub states: StateSet,
     /// The states of the sockets whose owning process to look up.
     pub owners_for: StateSet,
-    /// Also what port budgets need beyond the sockets.
-    pub network: bool,
+    /// What else to read of each namespace.
+    pub network: network::Parts,
+    /// Where to find credentials for the Kubernetes API, tried in order;
+    /// empty: the API is not used.
+    pub kube: Vec<KubeSource>,
 }
 
 #[derive(Debug)]
@@ -80,6 +85,24 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         error,
     })?;
 
+    // The Kubernetes API's answer takes a round trip or more: asked first,
+    // it arrives while the node is read.
+    let (kube_tx, kube_rx) = std::sync::mpsc::channel();
+    let kube_sources = plan.kube.clone();
+    let root_path = plan.root.clone();
+    if !kube_sources.is_empty() {
+        std::thread::spawn(move || {
+            // The node root opened above; opened again for this thread.
+            let listed = match HostRoot::open(root_path) {
+                Ok(root) => cluster::list(&kube_sources, &root),
+                Err(error) => {
+                    let error = format!("--root: {error}");
+                    (None, vec![Warning::Kube { source: None, error }])
+                }
+            };
+            let _ = kube_tx.send(listed);
+        });
+    }
     let ((mut processes, mut unreadable, skipped), names) = std::thread::scope(|scope| {
         // Runtime metadata needs nothing from /proc: read it meanwhile.
         let names = scope.spawn(|| names::read_names(&root));
@@ -162,6 +185,19 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
+    let cluster = if plan.kube.is_empty() {
+        None
+    } else {
+        // The lists keep to their deadline; this bounds a thread that did not.
+        let (cluster, kube_warnings) = kube_rx
+            .recv_timeout(cluster::DEADLINE + std::time::Duration::from_secs(1))
+            .unwrap_or_else(|_| {
+                let error = format!("no answer within {:?}", cluster::DEADLINE);
+                (None, vec![Warning::Kube { source: None, error }])
+            });
+        warnings.extend(kube_warnings);
+        cluster
+    };
 
     Ok(Snapshot {
         version: FORMAT_VERSION,
@@ -176,6 +212,7 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         socket_owners: SocketOwners(socket_owners),
         catalog: names.catalog,
         sandbox_netns,
+        cluster,
         warnings,
     })
 }

@@ -1,14 +1,16 @@
-//! What port budgets need from a network namespace beyond its sockets: its
-//! port sysctls (there is no `/proc/<pid>/sys`, so they are read by a
-//! thread inside the namespace), its addresses, and, where its conntrack
-//! table holds entries, the counters, the NAT'd entries and the NAT rules
-//! (ports.md §1.9, §4, §6).
+//! What a network namespace holds beyond its sockets: its addresses and
+//! destination NAT entries, which name remote addresses, and what port
+//! budgets need: its port sysctls (there is no `/proc/<pid>/sys`, so they
+//! are read by a thread inside the namespace), and, where its conntrack
+//! table holds entries, the counters, the source NAT entries and the NAT
+//! rules (ports.md §1.9, §4, §6).
 
 use std::path::Path;
 
 use super::files::{self, Cap};
 use crate::model::{
-    ConntrackStats, InterfaceAddress, SnatFlow, NatRule, NetworkPart, PortSysctls, Warning,
+    ConntrackStats, DnatFlow, InterfaceAddress, NatRule, NetworkPart, PortSysctls, SnatFlow,
+    Warning,
 };
 use crate::netlink::{addr, conntrack, nftables};
 use crate::parse::nf_conntrack_stat::ConntrackStat;
@@ -17,6 +19,18 @@ use crate::parse::sysctl;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 
+/// Which parts of a namespace's network to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parts {
+    None,
+    /// What names remote addresses: the interface addresses, the conntrack
+    /// counters, and the destination NAT entries where the table holds any.
+    Names,
+    /// Those, and what port budgets need: the port sysctls, the source NAT
+    /// entries and the NAT rules.
+    Everything,
+}
+
 #[derive(Debug, Default)]
 pub struct Network {
     pub sysctls: Option<PortSysctls>,
@@ -24,17 +38,24 @@ pub struct Network {
     pub conntrack: Option<ConntrackStats>,
     pub snat_flows: Option<Vec<SnatFlow>>,
     pub nat_rules: Option<Vec<NatRule>>,
+    pub dnat_flows: Option<Vec<DnatFlow>>,
     pub warnings: Vec<Warning>,
 }
 
-/// Reads everything from the calling thread, which has entered the
-/// namespace `netns` (netns_enter.rs).
-pub fn read_inside(netns: Option<u64>) -> Network {
+/// Reads `parts` from the calling thread, which has entered the namespace
+/// `netns` (netns_enter.rs).
+pub fn read_inside(netns: Option<u64>, parts: Parts) -> Network {
     let mut network = Network::default();
+    if parts == Parts::None {
+        return network;
+    }
+    let everything = parts == Parts::Everything;
     let note = |what, error| Warning::NetworkUnreadable { netns, what, error };
-    match read_sysctls() {
-        Ok(sysctls) => network.sysctls = Some(sysctls),
-        Err(error) => network.warnings.push(note(NetworkPart::PortSysctls, error)),
+    if everything {
+        match read_sysctls() {
+            Ok(sysctls) => network.sysctls = Some(sysctls),
+            Err(error) => network.warnings.push(note(NetworkPart::PortSysctls, error)),
+        }
     }
     match addr::dump_addresses() {
         Ok(addresses) => {
@@ -50,33 +71,54 @@ pub fn read_inside(netns: Option<u64>) -> Network {
         }
         Err(error) => network.warnings.push(note(NetworkPart::Addresses, error.to_string())),
     }
-    network.conntrack = match read_conntrack_stats(Path::new("/proc/thread-self/net/stat/nf_conntrack")) {
-        Ok(stats) => stats,
-        Err(error) => {
-            network.warnings.push(note(NetworkPart::ConntrackCounters, error));
-            None
-        }
+    network.conntrack =
+        match read_conntrack_stats(Path::new("/proc/thread-self/net/stat/nf_conntrack")) {
+            Ok(stats) => stats,
+            Err(error) => {
+                network.warnings.push(note(NetworkPart::ConntrackCounters, error));
+                None
+            }
+        };
+    if !network.conntrack.is_some_and(|stats| stats.entries > 0) {
+        return network;
+    }
+    // Each dump walks the node-wide table; the kernel sends only the
+    // entries with the status bit asked for.
+    let dump = |selection, keep: fn(&conntrack::Entry) -> bool| {
+        let mut entries = Vec::new();
+        conntrack::dump(selection, |entry| {
+            if keep(&entry) {
+                entries.push(entry)
+            }
+        })
+        .map(|_| entries)
     };
-    if network.conntrack.is_some_and(|stats| stats.entries > 0) {
-        let mut flows = Vec::new();
-        match conntrack::dump(conntrack::Families::Both, conntrack::Selection::SourceNat, |entry| {
-            flows.extend(snat_flow(entry))
-        }) {
-            Ok(_) => network.snat_flows = Some(flows),
-            Err(error) => network.warnings.push(note(NetworkPart::ConntrackTable, error.to_string())),
-        }
-        match nftables::dump_nat_rules() {
-            Ok(rules) => network.nat_rules = Some(rules.iter().map(nat_rule).collect()),
-            Err(error) => network.warnings.push(note(NetworkPart::NatRules, error.to_string())),
-        }
-        if let Some(table) = legacy_nat_table() {
-            network.warnings.push(note(
-                NetworkPart::LegacyNatRules,
-                format!("{table} lists an iptables-legacy nat table, which netlink cannot read"),
-            ));
-        }
+    match dump(conntrack::Selection::DestinationNat, is_tcp_or_udp) {
+        Ok(entries) => network.dnat_flows = Some(entries.iter().filter_map(dnat_flow).collect()),
+        Err(error) => network.warnings.push(note(NetworkPart::ConntrackTable, error.to_string())),
+    }
+    if !everything {
+        return network;
+    }
+    match dump(conntrack::Selection::SourceNat, is_tcp_or_udp) {
+        Ok(entries) => network.snat_flows = Some(entries.iter().filter_map(snat_flow).collect()),
+        Err(error) => network.warnings.push(note(NetworkPart::ConntrackTable, error.to_string())),
+    }
+    match nftables::dump_nat_rules() {
+        Ok(rules) => network.nat_rules = Some(rules.iter().map(nat_rule).collect()),
+        Err(error) => network.warnings.push(note(NetworkPart::NatRules, error.to_string())),
+    }
+    if let Some(table) = legacy_nat_table() {
+        network.warnings.push(note(
+            NetworkPart::LegacyNatRules,
+            format!("{table} lists an iptables-legacy nat table, which netlink cannot read"),
+        ));
     }
     network
+}
+
+fn is_tcp_or_udp(entry: &conntrack::Entry) -> bool {
+    matches!(entry.original.protocol, IPPROTO_TCP | IPPROTO_UDP)
 }
 
 /// The file naming the namespace's iptables-legacy tables when one of
@@ -143,12 +185,9 @@ pub fn read_conntrack_stats(path: &Path) -> Result<Option<ConntrackStats>, Strin
     }))
 }
 
-/// A TCP or UDP entry that source NAT rewrote; None for any other.
-fn snat_flow(entry: conntrack::Entry) -> Option<SnatFlow> {
+/// An entry of the source NAT dump; None where it lacks a port.
+fn snat_flow(entry: &conntrack::Entry) -> Option<SnatFlow> {
     let (o, r) = (&entry.original, &entry.reply);
-    if !entry.status.is_src_nat() || !matches!(o.protocol, IPPROTO_TCP | IPPROTO_UDP) {
-        return None;
-    }
     Some(SnatFlow(
         o.protocol,
         o.src,
@@ -162,6 +201,20 @@ fn snat_flow(entry: conntrack::Entry) -> Option<SnatFlow> {
         entry.zone,
         entry.tcp.map(|tcp| tcp.state.code()),
         entry.timeout,
+    ))
+}
+
+/// An entry of the destination NAT dump; None where it lacks a port.
+fn dnat_flow(entry: &conntrack::Entry) -> Option<DnatFlow> {
+    let (o, r) = (&entry.original, &entry.reply);
+    Some(DnatFlow(
+        o.protocol,
+        o.src,
+        o.src_port?,
+        o.dst,
+        o.dst_port?,
+        r.src,
+        r.src_port?,
     ))
 }
 

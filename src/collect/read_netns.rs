@@ -40,8 +40,8 @@ pub struct How {
     pub reader: TableReader,
     pub protocols: Protocols,
     pub states: StateSet,
-    /// Also what port budgets need beyond the sockets (collect/network.rs).
-    pub network: bool,
+    /// What else to read of each namespace (collect/network.rs).
+    pub network: network::Parts,
 }
 
 /// The namespaces' tables, what could not be read, and what tells a
@@ -98,6 +98,7 @@ pub fn read_tables(proc: &ProcFs, namespaces: &[Namespace], how: How, threads: u
                     conntrack: network.conntrack,
                     snat_flows: network.snat_flows,
                     nat_rules: network.nat_rules,
+                    dnat_flows: network.dnat_flows,
                     ..NetnsSnapshot::new(id, read.sockets)
                 });
                 tables.entries.extend(read.entry.map(|entry| (entry, id)));
@@ -277,9 +278,7 @@ fn read_namespace(
                     &mut read.sockets,
                     &mut read.warnings,
                 )?;
-                if how.network {
-                    read.network = network::read_inside(netns);
-                }
+                read.network = network::read_inside(netns, how.network);
                 read.entry = table_entry(Path::new("/proc/thread-self/net/tcp"));
                 Ok(())
             });
@@ -311,23 +310,23 @@ fn read_through_process(
 ) -> Result<(), ReadError> {
     let wanted = wanted_tables(proc, pid, how, buf);
     let netlink = how.reader == TableReader::Netlink && wanted.any();
+    let network = how.network != network::Parts::None;
     let mut left = wanted;
-    if netlink || how.network {
+    if netlink || network {
         let entered = netns_enter::in_netns(&proc.pid_path(pid, "ns/net"), || {
             let left = if netlink {
                 dump_or_note(wanted, how.states, &mut read.sockets, &mut read.warnings)
             } else {
                 wanted
             };
-            let network = how.network.then(|| network::read_inside(netns));
-            (left, network)
+            (left, network::read_inside(netns, how.network))
         });
         match entered {
-            Ok((not_dumped, network)) => {
-                read.network = network.unwrap_or_default();
+            Ok((not_dumped, read_network)) => {
+                read.network = read_network;
                 left = not_dumped;
             }
-            Err(err) if how.network => read.network = network_outside(proc, pid, netns, &err),
+            Err(err) if network => read.network = network_outside(proc, pid, netns, &err),
             Err(_) => {}
         }
     }

@@ -3,6 +3,7 @@
 //! every view reads.
 
 mod catalog;
+mod cluster;
 mod container;
 mod network;
 mod snapshot;
@@ -10,9 +11,10 @@ mod socket;
 mod warning;
 
 pub use catalog::Catalog;
+pub use cluster::{Cluster, RemoteNode, RemotePod, RemoteService};
 pub use container::{CgroupRef, ContainerInfo, PodInfo, Runtime, SANDBOX_NAME};
 pub use network::{
-    ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls, TcpConntrackState,
+    ConntrackStats, DnatFlow, InterfaceAddress, NatRule, PortSysctls, SnatFlow, TcpConntrackState,
 };
 pub use snapshot::{
     Collector, NetnsId, NetnsSnapshot, Process, Snapshot, SocketOwners, Taken, FORMAT_VERSION,

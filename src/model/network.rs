@@ -71,6 +71,24 @@ pub struct SnatFlow(
     pub Option<u32>,
 );
 
+/// One TCP or UDP conntrack entry with IPS_DST_NAT: a connection to a
+/// virtual address (a Service's) that the node sent to a backend. Recorded
+/// as an array of these fields in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnatFlow(
+    /// IPPROTO_TCP or IPPROTO_UDP.
+    pub u8,
+    /// The original tuple: source, source port, the virtual destination
+    /// and its port.
+    pub IpAddr,
+    pub u16,
+    pub IpAddr,
+    pub u16,
+    /// The reply tuple's source: the backend and its port.
+    pub IpAddr,
+    pub u16,
+);
+
 /// A rule that does source NAT, as far as it matters for its port budget.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatRule {

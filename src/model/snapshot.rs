@@ -18,7 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::catalog::Catalog;
 use super::container::CgroupRef;
-use super::network::{ConntrackStats, InterfaceAddress, SnatFlow, NatRule, PortSysctls};
+use super::cluster::Cluster;
+use super::network::{ConntrackStats, DnatFlow, InterfaceAddress, NatRule, PortSysctls, SnatFlow};
 use super::socket::{Proto, Protocols, Socket, StateSet, TcpState, Timer};
 use super::warning::Warnings;
 use crate::text::IpText;
@@ -56,6 +57,10 @@ pub struct Snapshot {
     pub catalog: Catalog,
     /// Network namespace inode → the pod sandbox whose OCI spec names it.
     pub sandbox_netns: BTreeMap<u64, String>,
+    /// The cluster's pods, Services and nodes from the Kubernetes API, with
+    /// `--kube`.
+    #[serde(default)]
+    pub cluster: Option<Cluster>,
     pub warnings: Warnings,
 }
 
@@ -139,6 +144,10 @@ pub struct NetnsSnapshot {
     pub snat_flows: Option<Vec<SnatFlow>>,
     #[serde(default)]
     pub nat_rules: Option<Vec<NatRule>>,
+    /// The entries destination NAT rewrote (a Service's virtual address to
+    /// a backend), which name remote addresses.
+    #[serde(default)]
+    pub dnat_flows: Option<Vec<DnatFlow>>,
 }
 
 impl NetnsSnapshot {
@@ -151,6 +160,7 @@ impl NetnsSnapshot {
             conntrack: None,
             snat_flows: None,
             nat_rules: None,
+            dnat_flows: None,
         }
     }
 }

@@ -67,6 +67,7 @@ pub fn snapshot() -> Snapshot {
         socket_owners: Default::default(),
         catalog: Catalog::default(),
         sandbox_netns: Default::default(),
+        cluster: None,
         warnings: Warnings::default(),
     }
 }

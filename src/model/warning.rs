@@ -51,6 +51,12 @@ pub enum Warning {
         what: NetworkPart,
         error: String,
     },
+    /// The Kubernetes API could not be used (`--kube`): no credentials
+    /// resolved (`source` None), or a list failed.
+    Kube {
+        source: Option<String>,
+        error: String,
+    },
     /// The Docker API failed, or Docker containers run and no socket was found.
     Docker { error: String },
     /// A runtime or kubelet file that exists but could not be read or parsed.

@@ -82,14 +82,35 @@ use crate::parse::ids::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     Unix(PathBuf),
+    /// A socket found under `--root`, opened O_PATH there so that nothing
+    /// swapped in after the lookup is what gets connected to.
+    UnixInRoot(Arc<RootSocket>),
     /// `host:port`, as given.
     Tcp(String),
 }
+
+/// The O_PATH descriptor of a socket under the root, and its path there
+/// for messages. Connected through `/proc/self/fd/N`, which is the inode
+/// the descriptor holds.
+#[derive(Debug)]
+pub struct RootSocket {
+    pub handle: OwnedFd,
+    pub shown: PathBuf,
+}
+
+impl PartialEq for RootSocket {
+    fn eq(&self, other: &RootSocket) -> bool {
+        self.handle.as_raw_fd() == other.handle.as_raw_fd()
+    }
+}
+
+impl Eq for RootSocket {}
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Unix(path) => write!(f, "unix://{}", path.display()),
+            Endpoint::UnixInRoot(socket) => write!(f, "unix://{}", socket.shown.display()),
             Endpoint::Tcp(address) => write!(f, "tcp://{address}"),
         }
     }
@@ -168,7 +189,9 @@ impl fmt::Display for DockerError {
             DockerError::Connect { endpoint, error } => {
                 write!(f, "{endpoint}: cannot connect: ")?;
                 match (endpoint, error.kind()) {
-                    (Endpoint::Unix(_), io::ErrorKind::NotFound) => f.write_str("no such socket"),
+                    (Endpoint::Unix(_) | Endpoint::UnixInRoot(_), io::ErrorKind::NotFound) => {
+                        f.write_str("no such socket")
+                    }
                     (_, io::ErrorKind::ConnectionRefused) => f.write_str("connection refused"),
                     (_, io::ErrorKind::PermissionDenied) => f.write_str("permission denied"),
                     _ => write!(f, "{error}"),
@@ -649,7 +672,7 @@ impl<'a> Call<'a> {
         // The Docker client sends this placeholder host for a Unix socket
         // (moby `client.DummyHost`); a socket path there gets a 400.
         let host = match self.endpoint {
-            Endpoint::Unix(_) => "api.moby.localhost",
+            Endpoint::Unix(_) | Endpoint::UnixInRoot(_) => "api.moby.localhost",
             Endpoint::Tcp(address) => address,
         };
         self.progress.enter(Stage::Send);
@@ -693,6 +716,11 @@ impl<'a> Connection<'a> {
             Endpoint::Unix(path) => {
                 progress.enter(Stage::Connect);
                 Socket::Unix(connect_unix(path, deadline)?)
+            }
+            Endpoint::UnixInRoot(socket) => {
+                progress.enter(Stage::Connect);
+                let path = PathBuf::from(format!("/proc/self/fd/{}", socket.handle.as_raw_fd()));
+                Socket::Unix(connect_unix(&path, deadline)?)
             }
             Endpoint::Tcp(address) => Socket::Tcp(connect_tcp(address, deadline, progress)?),
         };
@@ -2473,5 +2501,33 @@ mod tests {
                 false
             )
         );
+    }
+
+    /// The socket found under the root is the one connected to, even when
+    /// its path is given to another socket between the lookup and the
+    /// connect.
+    #[test]
+    fn a_socket_found_in_the_root_is_connected_through_its_handle() {
+        let dir = std::env::temp_dir().join(format!("cnetstat-docker-handle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        let found = std::os::unix::net::UnixListener::bind(dir.join("run/docker.sock")).unwrap();
+        let root = crate::collect::host_root::HostRoot::open(dir.clone()).unwrap();
+        let handle = root.open_handle(Path::new("/run/docker.sock")).unwrap();
+        std::fs::rename(dir.join("run/docker.sock"), dir.join("run/moved.sock")).unwrap();
+        let planted = std::os::unix::net::UnixListener::bind(dir.join("run/docker.sock")).unwrap();
+        planted.set_nonblocking(true).unwrap();
+        let endpoint = Endpoint::UnixInRoot(Arc::new(RootSocket {
+            handle,
+            shown: dir.join("run/docker.sock"),
+        }));
+        let progress = Progress::new();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let _connection = Connection::open(&endpoint, deadline, &progress).unwrap();
+        found.set_nonblocking(true).unwrap();
+        assert!(found.accept().is_ok(), "the socket looked up was not connected to");
+        assert!(planted.accept().is_err(), "the planted socket was connected to");
+        assert_eq!(endpoint.to_string(), format!("unix://{}/run/docker.sock", dir.display()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

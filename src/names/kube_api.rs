@@ -35,6 +35,7 @@ use serde::{Deserialize, Deserializer};
 use ureq::tls::TlsConfig;
 use ureq::Agent;
 
+use crate::model::{RemoteNode, RemotePod, RemoteService};
 use crate::parse::kubeconfig::{self, Credentials, KubeconfigError, Material};
 
 /// Where the API is and how to authenticate, resolved from one source.
@@ -323,39 +324,6 @@ pub struct ClusterNames {
     pub services: Vec<RemoteService>,
     pub nodes: Vec<RemoteNode>,
     pub problems: Vec<KubeError>,
-}
-
-/// A pod that is not finished: Succeeded and Failed pods are left out,
-/// because their IPs are released and may already be a running pod's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemotePod {
-    pub namespace: String,
-    pub name: String,
-    /// `status.podIPs`, else `status.podIP`; empty while it has none.
-    pub ips: Vec<IpAddr>,
-    pub node: Option<String>,
-    /// Its IPs are its node's, shared with every other such pod there.
-    pub host_network: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteService {
-    pub namespace: String,
-    pub name: String,
-    /// `spec.clusterIPs`, else `spec.clusterIP`; empty for headless
-    /// (`None`) and ExternalName Services.
-    pub cluster_ips: Vec<IpAddr>,
-    /// `spec.externalIPs` and `status.loadBalancer.ingress[].ip`: addresses
-    /// outside the cluster network that also reach the Service.
-    pub external_ips: Vec<IpAddr>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteNode {
-    pub name: String,
-    /// `status.addresses` of type InternalIP and ExternalIP, in the order
-    /// the node lists them.
-    pub addresses: Vec<IpAddr>,
 }
 
 /// Lists the cluster's pods, Services and nodes, in parallel, each with one

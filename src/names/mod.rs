@@ -16,6 +16,7 @@ pub mod root_files;
 pub mod sandboxes;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::collect::host_root::HostRoot;
@@ -96,13 +97,15 @@ fn start_docker(root: &HostRoot) -> DockerCall {
         }
         None => {
             let candidates = ["/run/docker.sock", "/var/run/docker.sock"];
-            let found = candidates
-                .iter()
-                .map(Path::new)
-                .find(|p| root.open_handle(p).is_ok())
-                .map(|p| root.shown(p));
+            let found = candidates.iter().map(Path::new).find_map(|path| {
+                let handle = root.open_handle(path).ok()?;
+                Some(docker::RootSocket {
+                    handle,
+                    shown: root.shown(path),
+                })
+            });
             match found {
-                Some(path) => docker::Endpoint::Unix(path),
+                Some(socket) => docker::Endpoint::UnixInRoot(Arc::new(socket)),
                 None => {
                     return DockerCall::Done(DockerOutcome::NoSocket(
                         root.path().join("run/docker.sock"),

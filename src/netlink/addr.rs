@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 
 use super::attr::Attr;
-use super::message::{walk_answer, DumpError, Message, Progress, Request, NLM_F_DUMP};
+use super::message::{Message, Request, NLM_F_DUMP};
 use super::socket::{exchange, NetlinkError};
 use super::wire::{self, Malformed};
 
@@ -48,10 +48,13 @@ const IFA_PROTO: u16 = 11;
 /// ifa_cacheinfo's lifetime of a permanent address.
 const INFINITY_LIFE_TIME: u32 = u32::MAX;
 
-/// `RT_SCOPE_*` (linux/rtnetlink.h).
-pub const RT_SCOPE_UNIVERSE: u8 = 0;
-pub const RT_SCOPE_LINK: u8 = 253;
-pub const RT_SCOPE_HOST: u8 = 254;
+/// `RT_SCOPE_*` (linux/rtnetlink.h), for the tests to name the scopes.
+#[cfg(test)]
+const RT_SCOPE_UNIVERSE: u8 = 0;
+#[cfg(test)]
+const RT_SCOPE_LINK: u8 = 253;
+#[cfg(test)]
+const RT_SCOPE_HOST: u8 = 254;
 
 /// One address of one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,17 +97,6 @@ pub fn dump_addresses() -> Result<Vec<InterfaceAddress>, NetlinkError> {
         },
     )?;
     Ok(addresses)
-}
-
-/// Appends the addresses of one received datagram to `out`.
-pub fn parse_datagram(
-    datagram: &[u8],
-    out: &mut Vec<InterfaceAddress>,
-) -> Result<Progress, DumpError> {
-    walk_answer(datagram, |message| {
-        out.extend(parse_address(message)?);
-        Ok(())
-    })
 }
 
 /// One RTM_NEWADDR message; None for a family other than IPv4 and IPv6.
@@ -172,7 +164,7 @@ fn parse_cacheinfo(attr: &Attr<'_>) -> Result<(Option<u32>, Option<u32>), Malfor
 mod tests {
     use super::*;
     use crate::netlink::message::tests::message;
-    use crate::netlink::message::{messages, NLM_F_MULTI};
+    use crate::netlink::message::{messages, walk_answer, DumpError, Progress, NLM_F_MULTI};
 
     const DUMP: [&[u8]; 2] = [
         include_bytes!("../../testdata/rtnl/addr-1.bin"),
@@ -181,6 +173,17 @@ mod tests {
     const IFA_F_NODAD: u32 = 0x02;
     const IFA_F_TENTATIVE: u32 = 0x40;
     const IFA_F_PERMANENT: u32 = 0x80;
+
+    /// Appends the addresses of one received datagram to `out`.
+    fn parse_datagram(
+        datagram: &[u8],
+        out: &mut Vec<InterfaceAddress>,
+    ) -> Result<Progress, DumpError> {
+        walk_answer(datagram, |message| {
+            out.extend(parse_address(message)?);
+            Ok(())
+        })
+    }
 
     fn recorded() -> Vec<InterfaceAddress> {
         let mut addresses = Vec::new();

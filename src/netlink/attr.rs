@@ -27,7 +27,6 @@ const NLA_TYPE_MASK: u16 = !(NLA_F_NESTED | NLA_F_NET_BYTEORDER);
 #[derive(Clone, Copy, Debug)]
 pub struct Attr<'a> {
     kind: u16,
-    flags: u16,
     payload: &'a [u8],
     /// Where the payload starts in the datagram.
     offset: usize,
@@ -37,10 +36,6 @@ impl<'a> Attr<'a> {
     /// The type with the NESTED and NET_BYTEORDER flags masked off.
     pub fn kind(&self) -> u16 {
         self.kind
-    }
-
-    pub fn is_nested(&self) -> bool {
-        self.flags & NLA_F_NESTED != 0
     }
 
     pub fn payload(&self) -> &'a [u8] {
@@ -174,7 +169,6 @@ impl<'a> Iterator for Attrs<'a> {
         self.at += wire::align4(len).unwrap_or(len).min(rest.len());
         Some(Ok(Attr {
             kind: raw_type & NLA_TYPE_MASK,
-            flags: raw_type & !NLA_TYPE_MASK,
             payload,
             offset: offset + NLA_HEADER_LEN,
         }))
@@ -236,10 +230,8 @@ pub(crate) mod tests {
         let bytes = attr(4 | NLA_F_NESTED, &attr(1 | NLA_F_NET_BYTEORDER, &[0, 80]));
         let outer = Attrs::new(&bytes, 0).next().unwrap().unwrap();
         assert_eq!(outer.kind(), 4);
-        assert!(outer.is_nested());
         let inner = outer.nested().next().unwrap().unwrap();
         assert_eq!(inner.kind(), 1);
-        assert!(!inner.is_nested());
         assert_eq!(inner.be16(), Ok(80));
         assert_eq!(inner.offset(), 8);
     }

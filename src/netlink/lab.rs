@@ -428,26 +428,21 @@ fn record_netlink_fixtures() {
     struct Recorded {
         conntrack: Vec<Vec<u8>>,
         conntrack_snat: Vec<Vec<u8>>,
-        conntrack_stats: Vec<Vec<u8>>,
         rules: Vec<Vec<u8>>,
         addresses: Vec<Vec<u8>>,
         stat: Vec<u8>,
         sysctls: Vec<(&'static str, Vec<u8>)>,
     }
-    let nat_sysctls = [
-        "net/netfilter/nf_conntrack_max",
-        "net/netfilter/nf_conntrack_count",
-    ];
+    let nat_sysctls = ["net/netfilter/nf_conntrack_max"];
     let recorded = in_netns(lab.nat.path(), || Recorded {
         conntrack: record_answer(
             conntrack::NETLINK_NETFILTER,
-            &conntrack::dump_request(conntrack::Families::Both, conntrack::Selection::All),
+            &conntrack::dump_request(conntrack::Selection::All),
         ),
         conntrack_snat: record_answer(
             conntrack::NETLINK_NETFILTER,
-            &conntrack::dump_request(conntrack::Families::Both, conntrack::Selection::SourceNat),
+            &conntrack::dump_request(conntrack::Selection::SourceNat),
         ),
-        conntrack_stats: record_answer(conntrack::NETLINK_NETFILTER, &conntrack::stats_request()),
         rules: record_answer(conntrack::NETLINK_NETFILTER, &nftables::rules_request()),
         addresses: record_answer(addr::NETLINK_ROUTE, &addr::addresses_request()),
         stat: std::fs::read("/proc/thread-self/net/stat/nf_conntrack").unwrap(),
@@ -518,7 +513,6 @@ fn record_netlink_fixtures() {
     }
     write_datagrams("conntrack", "dump", &recorded.conntrack);
     write_datagrams("conntrack", "snat", &recorded.conntrack_snat);
-    write_datagrams("conntrack", "stats", &recorded.conntrack_stats);
     write_datagrams("nftables", "rules", &recorded.rules);
     write_datagrams("rtnl", "addr", &recorded.addresses);
     std::fs::write(testdata.join("proc_net/nf_conntrack_stat"), &recorded.stat).unwrap();
@@ -555,14 +549,13 @@ rules of `NFT_RULESET` and `IPTABLES_RULES` there, and the flows listed at `Lab:
 held open while recording. `nf_conntrack_acct=1` in the nat namespace.
 
 Each `*-N.bin` is one datagram as received, N counting from 1; the last ends with
-NLMSG_DONE (or the acknowledgement).
+NLMSG_DONE.
 ";
 
 const CONNTRACK_README: &str = "# ctnetlink fixtures
 
 - `dump-N.bin`: `IPCTNL_MSG_CT_GET` dump of both families, no filter.
 - `snat-N.bin`: the same with `CTA_STATUS` = `CTA_STATUS_MASK` = IPS_SRC_NAT (0x10).
-- `stats-N.bin`: the answer to `IPCTNL_MSG_CT_GET_STATS` with NLM_F_ACK.
 - `../proc_net/nf_conntrack_stat`: `/proc/thread-self/net/stat/nf_conntrack` of the
   same namespace at the same moment (2 CPUs).
 

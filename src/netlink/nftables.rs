@@ -32,7 +32,7 @@ use std::ops::{Range, RangeInclusive};
 
 use super::attr::{Attr, Attrs};
 use super::conntrack::{NETLINK_NETFILTER, NFGENMSG_LEN};
-use super::message::{walk_answer, DumpError, Message, Progress, Request, NLM_F_DUMP};
+use super::message::{Message, Request, NLM_F_DUMP};
 use super::socket::{exchange, NetlinkError, Problem};
 use super::wire::{self, Malformed};
 
@@ -272,14 +272,6 @@ pub fn dump_rules() -> Result<Vec<Rule>, NetlinkError> {
 /// The source NAT rules of the calling thread's namespace.
 pub fn dump_nat_rules() -> Result<Vec<NatRule>, NetlinkError> {
     Ok(nat_rules(&dump_rules()?))
-}
-
-/// Appends the rules of one received datagram to `out`.
-pub fn parse_datagram(datagram: &[u8], out: &mut Vec<Rule>) -> Result<Progress, DumpError> {
-    walk_answer(datagram, |message| {
-        out.push(parse_rule(message)?);
-        Ok(())
-    })
 }
 
 /// One `NFT_MSG_NEWRULE` message. Only a message of another type, or one
@@ -1268,6 +1260,15 @@ fn xt_nat_range(name: &str, revision: u32, family: u8, info: &[u8]) -> Result<Xt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::message::{walk_answer, DumpError, Progress};
+
+    /// Appends the rules of one received datagram to `out`.
+    fn parse_datagram(datagram: &[u8], out: &mut Vec<Rule>) -> Result<Progress, DumpError> {
+        walk_answer(datagram, |message| {
+            out.push(parse_rule(message)?);
+            Ok(())
+        })
+    }
 
     const RULES: [&[u8]; 3] = [
         include_bytes!("../../testdata/nftables/rules-1.bin"),

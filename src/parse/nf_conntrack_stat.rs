@@ -100,18 +100,9 @@ impl ConntrackStat {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
 
-    pub fn fields(&self) -> &[(String, u64)] {
-        &self.fields
-    }
-
     /// Entries in the namespace's table now.
     pub fn entries(&self) -> Option<u64> {
         self.get("entries")
-    }
-
-    /// Tuples found taken during NAT port search: SNAT collisions.
-    pub fn found(&self) -> Option<u64> {
-        self.get("found")
     }
 
     /// Clashes at confirmation that were dropped: SNAT exhaustion or the
@@ -128,14 +119,6 @@ impl ConntrackStat {
     pub fn early_drop(&self) -> Option<u64> {
         self.get("early_drop")
     }
-
-    pub fn clash_resolve(&self) -> Option<u64> {
-        self.get("clashres")
-    }
-
-    pub fn chain_too_long(&self) -> Option<u64> {
-        self.get("chainlength")
-    }
 }
 
 #[cfg(test)]
@@ -151,13 +134,13 @@ mod tests {
     fn recorded_file() {
         let stat = ConntrackStat::parse(RECORDED).unwrap();
         assert_eq!(stat.entries(), Some(16));
-        assert_eq!(stat.found(), Some(0));
+        assert_eq!(stat.get("found"), Some(0));
         assert_eq!(stat.insert_failed(), Some(0));
         assert_eq!(stat.drop(), Some(0));
         assert_eq!(stat.early_drop(), Some(0));
-        assert_eq!(stat.clash_resolve(), Some(0));
-        assert_eq!(stat.chain_too_long(), Some(0));
-        let names: Vec<&str> = stat.fields().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(stat.get("clashres"), Some(0));
+        assert_eq!(stat.get("chainlength"), Some(0));
+        let names: Vec<&str> = stat.fields.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.len(), 17);
         assert_eq!(names[..4], ["entries", "clashres", "found", "new"]);
     }
@@ -169,7 +152,7 @@ mod tests {
                      00000005  0000000a 00000000 ffffffff\n";
         let stat = ConntrackStat::parse(text).unwrap();
         assert_eq!(stat.entries(), Some(5));
-        assert_eq!(stat.found(), Some(11));
+        assert_eq!(stat.get("found"), Some(11));
         assert_eq!(stat.insert_failed(), Some(2));
         assert_eq!(stat.drop(), Some(3 + 0xffff_ffff));
         assert_eq!(stat.early_drop(), None);

@@ -13,7 +13,6 @@ pub const IP_LOCAL_PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 pub const IP_LOCAL_RESERVED_PORTS: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 pub const TCP_TW_REUSE: &str = "/proc/sys/net/ipv4/tcp_tw_reuse";
 pub const NF_CONNTRACK_MAX: &str = "/proc/sys/net/netfilter/nf_conntrack_max";
-pub const NF_CONNTRACK_COUNT: &str = "/proc/sys/net/netfilter/nf_conntrack_count";
 
 /// A sysctl file that does not hold what the kernel writes there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,8 +56,7 @@ pub fn parse_port_range(text: &[u8]) -> Result<RangeInclusive<u16>, SysctlError>
     Ok(low..=high)
 }
 
-/// `ip_local_reserved_ports`: ports and ranges, sorted and merged, so a
-/// range of the port range can be counted in one pass.
+/// `ip_local_reserved_ports`: ports and ranges, sorted and merged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReservedPorts {
     ranges: Vec<RangeInclusive<u16>>,
@@ -108,22 +106,6 @@ impl ReservedPorts {
     pub fn ranges(&self) -> &[RangeInclusive<u16>] {
         &self.ranges
     }
-
-    pub fn contains(&self, port: u16) -> bool {
-        self.ranges.iter().any(|r| r.contains(&port))
-    }
-
-    /// How many ports of `range` are reserved.
-    pub fn count_in(&self, range: &RangeInclusive<u16>) -> u32 {
-        self.ranges
-            .iter()
-            .map(|r| {
-                let low = u32::from(*r.start().max(range.start()));
-                let high = u32::from(*r.end().min(range.end()));
-                (high + 1).saturating_sub(low)
-            })
-            .sum()
-    }
 }
 
 /// `tcp_tw_reuse` (ports.md §1.5).
@@ -158,14 +140,6 @@ pub fn parse_conntrack_max(text: &[u8]) -> Result<u32, SysctlError> {
     })
 }
 
-/// Any sysctl holding one unsigned number, such as nf_conntrack_count.
-pub fn parse_u64(sysctl: &'static str, text: &[u8]) -> Result<u64, SysctlError> {
-    parse_decimal(line(text, sysctl)?).ok_or(SysctlError {
-        sysctl,
-        problem: "is not an unsigned number",
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,12 +169,9 @@ mod tests {
         let reserved =
             ReservedPorts::parse(&recorded("pod1/net.ipv4.ip_local_reserved_ports")).unwrap();
         assert_eq!(reserved.ranges(), [8080..=8080, 9000..=9010, 30050..=30050]);
-        assert_eq!(reserved.count_in(&(30000..=30999)), 1);
-        assert_eq!(reserved.count_in(&(1..=65535)), 13);
         let none =
             ReservedPorts::parse(&recorded("pod2/net.ipv4.ip_local_reserved_ports")).unwrap();
         assert!(none.ranges().is_empty());
-        assert_eq!(none.count_in(&(0..=65535)), 0);
         assert_eq!(
             parse_tw_reuse(&recorded("pod1/net.ipv4.tcp_tw_reuse")),
             Ok(TwReuse::LoopbackOnly)
@@ -209,23 +180,12 @@ mod tests {
             parse_conntrack_max(&recorded("nat/net.netfilter.nf_conntrack_max")),
             Ok(262144)
         );
-        assert_eq!(
-            parse_u64(
-                "net.netfilter.nf_conntrack_count",
-                &recorded("nat/net.netfilter.nf_conntrack_count")
-            ),
-            Ok(16)
-        );
     }
 
     #[test]
-    fn reserved_ports_merge_and_count() {
+    fn reserved_ports_merge() {
         let reserved = ReservedPorts::parse(b"9005-9020,80,9000-9010,81,65535\n").unwrap();
         assert_eq!(reserved.ranges(), [80..=81, 9000..=9020, 65535..=65535]);
-        assert!(reserved.contains(9015) && reserved.contains(65535) && !reserved.contains(82));
-        assert_eq!(reserved.count_in(&(9010..=9030)), 11);
-        assert_eq!(reserved.count_in(&(0..=65535)), 2 + 21 + 1);
-        assert_eq!(reserved.count_in(&(100..=200)), 0);
     }
 
     #[test]
@@ -262,7 +222,6 @@ mod tests {
         assert!(parse_tw_reuse(b"3\n").is_err());
         assert!(parse_tw_reuse(b"1").is_err());
         assert!(parse_conntrack_max(b"4294967296\n").is_err());
-        assert!(parse_u64("x", b"-1\n").is_err());
         let err = parse_port_range(b"").unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -290,11 +249,7 @@ mod tests {
             Ok(TwReuse::LoopbackOnly)
         );
         let reserved = ReservedPorts::parse(&read(IP_LOCAL_RESERVED_PORTS)).unwrap();
-        assert_eq!(reserved.count_in(&(32768..=60999)), 11);
+        assert_eq!(reserved.ranges(), [40000..=40009, 50000..=50000]);
         assert!(parse_conntrack_max(&read(NF_CONNTRACK_MAX)).is_ok());
-        assert_eq!(
-            parse_u64("nf_conntrack_count", &read(NF_CONNTRACK_COUNT)),
-            Ok(0)
-        );
     }
 }

@@ -39,6 +39,22 @@ pub fn json_rows(
             Ok(fields)
         })
         .collect::<serde_json::Result<_>>()?;
+    let remotes: Vec<Vec<u8>> = attributed
+        .remotes
+        .iter()
+        .map(|remote| {
+            let mut fields = to_json(&JsonRemote {
+                remote_kind: remote.name.map(|n| n.kind.name()),
+                remote_namespace: remote.name.and_then(|n| n.namespace),
+                remote_name: remote.name.and_then(|n| n.name),
+                remote_endpoint: remote.endpoint.map(|e| e.to_string()),
+            })?;
+            // Follows the socket's fields: no braces.
+            fields.pop();
+            fields[0] = b',';
+            Ok(fields)
+        })
+        .collect::<serde_json::Result<_>>()?;
     let mut line = Vec::with_capacity(512);
     for row in rows {
         let s = row.socket;
@@ -76,7 +92,9 @@ pub fn json_rows(
         push_decimal(&mut line, s.uid.into());
         line.extend_from_slice(b",\"attribution\":\"");
         line.extend_from_slice(attributed.owner(row).attribution.name().as_bytes());
-        line.extend_from_slice(b"\"}\n");
+        line.push(b'"');
+        line.extend_from_slice(&remotes[row.remote as usize]);
+        line.extend_from_slice(b"}\n");
         out.write_all(&line)?;
     }
     Ok(())
@@ -110,6 +128,15 @@ struct JsonOwner<'a> {
     process: Option<&'a str>,
 }
 
+/// What a socket's remote end is, after its other keys.
+#[derive(Serialize)]
+struct JsonRemote<'a> {
+    remote_kind: Option<&'static str>,
+    remote_namespace: Option<&'a str>,
+    remote_name: Option<&'a str>,
+    remote_endpoint: Option<String>,
+}
+
 /// One group, keys in the documented order. A name, namespace, direction
 /// or protocol is given when every socket of the group shares it; the ends
 /// are given where they are keys.
@@ -129,6 +156,10 @@ struct JsonGroup<'a> {
     clients: Option<u64>,
     count: u64,
     states: JsonStates<'a, 'a>,
+    remote_kind: Option<&'static str>,
+    remote_namespace: Option<&'a str>,
+    remote_name: Option<&'a str>,
+    remote_endpoints: Option<u64>,
 }
 
 /// `{"ESTABLISHED": 20, "TIME_WAIT": 1500}`, in the kernel's state order.
@@ -163,6 +194,10 @@ pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()
             clients: group.clients,
             count: group.count,
             states: JsonStates(group),
+            remote_kind: group.remote_name.one().map(|n| n.kind.name()),
+            remote_namespace: group.remote_name.one().and_then(|n| n.namespace),
+            remote_name: group.remote_name.one().and_then(|n| n.name),
+            remote_endpoints: group.remote_endpoints,
         })?;
         line.push(b'\n');
         out.write_all(&line)?;
@@ -195,6 +230,10 @@ struct JsonBudget<'a> {
     insert_failed: Option<u64>,
     drop: Option<u64>,
     early_drop: Option<u64>,
+    remote_kind: Option<&'static str>,
+    remote_namespace: Option<&'a str>,
+    remote_name: Option<&'a str>,
+    remote_endpoints: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -252,6 +291,10 @@ pub fn json_ports(out: &mut impl Write, budgets: &[Budget<'_>]) -> io::Result<()
             insert_failed: stats.map(|s| s.insert_failed),
             drop: stats.map(|s| s.drop),
             early_drop: stats.map(|s| s.early_drop),
+            remote_kind: b.remote.map(|n| n.kind.name()),
+            remote_namespace: b.remote.and_then(|n| n.namespace),
+            remote_name: b.remote.and_then(|n| n.name),
+            remote_endpoints: b.remote_endpoints,
         })?;
         line.push(b'\n');
         out.write_all(&line)?;
@@ -264,6 +307,7 @@ mod tests {
     use super::*;
     use crate::analyze::attribute::{Attribution, Owner};
     use crate::analyze::direction::Listening;
+    use crate::analyze::remote::{Remote, RemoteKind, RemoteName};
     use crate::analyze::summary::{summarize, Grouping};
     use crate::model::{testing, NetnsId, Runtime, TcpState};
 
@@ -293,14 +337,26 @@ mod tests {
                 socket: &socket,
                 netns: NetnsId::Inode(4026531840),
                 owner: 0,
+                remote: 0,
             },
             Row {
                 socket: &socket,
                 netns: NetnsId::Hidden(5),
                 owner: 0,
+                remote: 1,
             },
         ];
+        let service = Remote {
+            name: Some(RemoteName {
+                kind: RemoteKind::Service,
+                namespace: Some("kube-system"),
+                name: Some("dns\u{202e}"),
+            }),
+            endpoint: Some("[fe80::7]:53".parse().unwrap()),
+            backend: None,
+        };
         let attributed = Attributed {
+            remotes: vec![Remote::UNKNOWN, service],
             owners: vec![owner],
             rows: vec![],
         };
@@ -319,6 +375,8 @@ mod tests {
                 "local_port": 443, "remote_port": 50000, "state": "CLOSE_WAIT",
                 "timer": null, "expires_s": null,
                 "netns": 4026531840u64, "inode": 99, "uid": 1000, "attribution": "process",
+                "remote_kind": null, "remote_namespace": null, "remote_name": null,
+                "remote_endpoint": null,
             })
         );
         assert!(
@@ -346,6 +404,10 @@ mod tests {
             "inode",
             "uid",
             "attribution",
+            "remote_kind",
+            "remote_namespace",
+            "remote_name",
+            "remote_endpoint",
         ];
         let positions: Vec<usize> = documented
             .iter()
@@ -354,6 +416,22 @@ mod tests {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}", lines[0]);
         let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(second["netns"], serde_json::Value::Null);
+        assert_eq!(
+            (
+                &second["remote_kind"],
+                &second["remote_namespace"],
+                &second["remote_name"],
+                &second["remote_endpoint"]
+            ),
+            (
+                &serde_json::json!("service"),
+                &serde_json::json!("kube-system"),
+                &serde_json::json!("dns\u{202e}"),
+                &serde_json::json!("[fe80::7]:53")
+            )
+        );
+        // The one escaper: the bidi override goes out as \u202e.
+        assert!(lines[1].contains("dns\\u202e"), "{}", lines[1]);
     }
 
     #[test]
@@ -370,6 +448,7 @@ mod tests {
             assert_eq!(String::from_utf8(line).unwrap(), text);
         }
         let attributed = Attributed {
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
             owners: vec![Owner::NONE],
             rows: vec![],
         };
@@ -382,6 +461,7 @@ mod tests {
             socket: &socket,
             netns: NetnsId::Inode(1),
             owner: 0,
+            remote: 0,
         };
         let mut out = Vec::new();
         json_rows(&mut out, &attributed, &[row]).unwrap();
@@ -413,13 +493,24 @@ mod tests {
             ))),
             netns: NetnsId::Inode(1),
             owner: 0,
+            remote: 1,
         };
         let rows = vec![
             row(TcpState::TimeWait),
             row(TcpState::Established),
             row(TcpState::TimeWait),
         ];
+        let dns = Remote {
+            name: Some(RemoteName {
+                kind: RemoteKind::Service,
+                namespace: Some("kube-system"),
+                name: Some("kube-dns"),
+            }),
+            endpoint: Some("10.0.0.7:53".parse().unwrap()),
+            backend: None,
+        };
         let attributed = Attributed {
+            remotes: vec![Remote::UNKNOWN, dns],
             owners: vec![owner],
             rows: vec![],
         };
@@ -434,7 +525,9 @@ mod tests {
              \"container_id\":null,\"netns\":1,\"direction\":\"out\",\"proto\":\"tcp\",\
              \"local_addr\":null,\"local_port\":null,\"remote_addr\":\"::ffff:10.0.0.2\",\
              \"remote_port\":443,\"clients\":null,\"count\":3,\
-             \"states\":{\"ESTABLISHED\":1,\"TIME_WAIT\":2}}\n"
+             \"states\":{\"ESTABLISHED\":1,\"TIME_WAIT\":2},\
+             \"remote_kind\":\"service\",\"remote_namespace\":\"kube-system\",\
+             \"remote_name\":\"kube-dns\",\"remote_endpoints\":1}\n"
         );
     }
 }

@@ -8,10 +8,11 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::analyze::attribute::{Attributed, Attribution, Owner, Row};
 use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
+use crate::analyze::remote::{Remote, RemoteKind, RemoteName};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
 use crate::model::{NetnsId, Timer, Transport};
@@ -56,7 +57,7 @@ pub fn table_rows(
             Cell::name(owner.process),
             Cell::Static(s.proto.name()),
             Cell::Endpoint(s.local, Some(s.local_port)),
-            Cell::Endpoint(s.remote, Some(s.remote_port)),
+            remote_cell(s.remote, Some(s.remote_port), attributed.remote(row).into()),
             Cell::Static(s.shown_state().name()),
             Cell::Timer(s.timer, s.expires_ms),
         ]
@@ -177,9 +178,13 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
         group
             .local
             .map_or(Cell::Static(SEVERAL), |(ip, port)| Cell::Endpoint(ip, port)),
-        group
-            .remote
-            .map_or(Cell::Static(SEVERAL), |(ip, port)| Cell::Endpoint(ip, port)),
+        group.remote.map_or(Cell::Static(SEVERAL), |(ip, port)| {
+            let named = Named {
+                name: group.remote_name.one().copied(),
+                backend: group.remote_endpoints.map(Backend::Count),
+            };
+            remote_cell(ip, port, named)
+        }),
         Cell::Number(group.clients),
         Cell::Number(Some(group.count)),
         Cell::Owned(states),
@@ -256,8 +261,13 @@ pub fn table_ports<'a>(
             scope,
             Cell::Static(b.proto.map_or(DASH, |p| p.name())),
             b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
-            b.dst_addr
-                .map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, b.dst_port)),
+            b.dst_addr.map_or(Cell::Static(DASH), |ip| {
+                let named = Named {
+                    name: b.remote,
+                    backend: b.remote_endpoints.map(Backend::Count),
+                };
+                remote_cell(ip, b.dst_port, named)
+            }),
             Cell::Number(b.in_use),
             b.available.map_or(Cell::Static(UNKNOWN), |n| Cell::Number(Some(n))),
             used,
@@ -332,6 +342,64 @@ fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
 /// Milliseconds as `12.3s`.
 fn seconds(ms: u64) -> String {
     format!("{}.{}s", ms / 1000, ms % 1000 / 100)
+}
+
+/// What is known of a remote end, for its cell.
+struct Named<'a> {
+    name: Option<RemoteName<'a>>,
+    backend: Option<Backend<'a>>,
+}
+
+enum Backend<'a> {
+    One(SocketAddr, Option<RemoteName<'a>>),
+    /// A group's distinct backends.
+    Count(u64),
+}
+
+impl<'a> From<&Remote<'a>> for Named<'a> {
+    fn from(remote: &Remote<'a>) -> Named<'a> {
+        Named {
+            name: remote.name,
+            backend: remote
+                .endpoint
+                .map(|endpoint| Backend::One(endpoint, remote.backend)),
+        }
+    }
+}
+
+/// `10.96.0.10:53 (svc kube-system/kube-dns → 10.244.1.7:53)`: the
+/// address, and what it is where something names it.
+fn remote_cell<'a>(ip: IpAddr, port: Option<u16>, named: Named<'a>) -> Cell<'a> {
+    if named.name.is_none() && named.backend.is_none() {
+        return Cell::Endpoint(ip, port);
+    }
+    // A translated address is a Service's, named or not.
+    let name = named.name.map_or_else(|| RemoteKind::Service.short().to_owned(), name_text);
+    let backend = match named.backend {
+        Some(Backend::One(endpoint, Some(backend))) => {
+            format!(" → {endpoint} {}", name_text(backend))
+        }
+        Some(Backend::One(endpoint, None)) => format!(" → {endpoint}"),
+        Some(Backend::Count(1)) => " → 1 backend".to_owned(),
+        Some(Backend::Count(n)) => format!(" → {n} backends"),
+        None => String::new(),
+    };
+    Cell::Owned(format!("{} ({name}{backend})", Cell::Endpoint(ip, port)))
+}
+
+/// `svc kube-system/kube-dns`, `pod shop/web-0`, `node node-2`, `host`.
+fn name_text(name: RemoteName<'_>) -> String {
+    let mut text = name.kind.short().to_owned();
+    let parts: Vec<Cow<str>> = [name.namespace, name.name]
+        .into_iter()
+        .flatten()
+        .map(for_terminal)
+        .collect();
+    if !parts.is_empty() {
+        text.push(' ');
+        text.push_str(&parts.join("/"));
+    }
+    text
 }
 
 enum Cell<'a> {
