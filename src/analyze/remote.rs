@@ -457,6 +457,56 @@ mod tests {
     }
 
     #[test]
+    fn a_udp_query_to_a_service_is_named_by_its_udp_translation_only() {
+        let mut snapshot = node();
+        snapshot.cluster = Some(cluster());
+        // A DNS query over UDP from the port of the TCP connection 40001,
+        // and one whose translation the node holds for UDP.
+        snapshot.namespaces[1].sockets.extend([
+            testing::udp_socket("10.1.0.5:40001", "10.96.0.10:53", TcpState::Established, 7),
+            testing::udp_socket("10.1.0.5:41000", "10.96.0.10:53", TcpState::Established, 8),
+        ]);
+        snapshot.namespaces[0].dnat_flows.as_mut().unwrap().push(DnatFlow(
+            17,
+            "10.1.0.5".parse().unwrap(),
+            41000,
+            "10.96.0.10".parse().unwrap(),
+            53,
+            "10.1.0.6".parse().unwrap(),
+            53,
+        ));
+        let attributed = attribute(&snapshot);
+        let udp: Vec<(u16, Remote<'_>)> = attributed
+            .rows
+            .iter()
+            .filter(|row| row.socket.proto == Proto::Udp)
+            .map(|row| (row.socket.local_port, *attributed.remote(row)))
+            .collect();
+        let kube_dns = RemoteName {
+            kind: RemoteKind::Service,
+            namespace: Some("kube-system"),
+            name: Some("kube-dns"),
+        };
+        assert_eq!(
+            udp,
+            vec![
+                // The TCP entry for 40001 says nothing of UDP's 40001.
+                (40001, Remote { name: Some(kube_dns), ..Remote::UNKNOWN }),
+                (
+                    41000,
+                    Remote {
+                        name: Some(kube_dns),
+                        endpoint: Some("10.1.0.6:53".parse().unwrap()),
+                        backend: Some(pod_name("shop", "db-0")),
+                    }
+                ),
+            ]
+        );
+        let names = RemoteNames::of(&snapshot);
+        assert_eq!(names.backends(17, "10.96.0.10".parse().unwrap(), 53), Some(1));
+    }
+
+    #[test]
     fn the_api_names_the_rest_of_the_cluster_and_the_node_knows_its_own_better() {
         let mut snapshot = node();
         snapshot.cluster = Some(cluster());
