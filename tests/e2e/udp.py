@@ -202,8 +202,8 @@ class Udp:
 
     def ownership(self, title, args):
         result, stable, seen, _, _ = self.observe(args)
-        schema = [p for p in checks.schema_problems(result)]
-        self.check(f"{title}: exit 0, JSON Lines with exactly the documented keys", schema)
+        self.check(f"{title}: exit 0, JSON Lines with exactly the documented keys",
+                   checks.schema_problems(result))
         by_inode = {}
         for row in result.rows:
             by_inode.setdefault((row.get("netns"), row.get("inode")), []).append(row)
@@ -305,7 +305,7 @@ class Udp:
         self.check("-u -a table: the VXLAN socket's container is (kernel)", problems)
 
     def summary(self):
-        result, stable, seen, before, after = self.observe(["-u", "-a", "--summary", "--format", "json"])
+        result, stable, _, before, after = self.observe(["-u", "-a", "--summary", "--format", "json"])
         problems = [] if result.returncode == 0 else [result.describe()]
         for space in self.spaces:
             if space.client is None:
@@ -331,7 +331,7 @@ class Udp:
         self.check("-u -a --summary: each pod's queries one outbound group, its server one inbound", problems)
 
     def port_budgets(self):
-        result, stable, seen, before, after = self.observe(["-u", "--ports", "--format", "json"])
+        result, stable, _, before, after = self.observe(["-u", "--ports", "--format", "json"])
         problems = [] if result.returncode == 0 else [result.describe()]
         for space in self.spaces:
             low_port, high_port = map(int, self.sysctl(space, "ip_local_port_range").split())
