@@ -839,6 +839,18 @@ class Scenario:
                    "sockets are, remote_endpoints = the distinct backends conntrack shows for its sockets, count "
                    "as ss; inbound groups unnamed", problems)
 
+    def summary_by_pod(self):
+        """--by pod: the remote end is no key, so no group carries a name (README JSON)."""
+        res = run_cnetstat([self.binary, "--by", "pod", "--format", "json"])
+        problems = [] if res.returncode == 0 else [res.describe()]
+        mine = [g for g in res.rows if g.get("pod") in {p.name for p in self.lab.pods.values()}]
+        if len(mine) != len(self.lab.pods):
+            problems.append(f"{len(mine)} groups for the test's {len(self.lab.pods)} pods: {[compact(g) for g in mine]}")
+        problems += [f"named: {compact(g)}" for g in res.rows
+                     if any(g.get(k) is not None for k in ("remote_kind", "remote_namespace", "remote_name",
+                                                           "remote_endpoints"))]
+        self.check("--by pod --format json: the remote end is no key, no group is named", problems)
+
     def table(self, api=None, kubeconfig=None):
         args = ["-a"] + (["--kube", "--kubeconfig", kubeconfig] if api else [])
         obs = self.observe(args)
@@ -1092,6 +1104,7 @@ class Scenario:
     def run_all(self):
         self.listing()
         self.summary()
+        self.summary_by_pod()
         self.table()
         self.summary_table()
         self.local_filters()
