@@ -306,9 +306,9 @@ pub fn parse_messages(buf: &[u8], out: &mut Vec<Socket>) -> Result<Progress, Dia
                     .and_then(|s| s.try_into().ok())
                     .map(i32::from_ne_bytes)
                 {
-                    Some(status) if status < 0 => {
-                        Err(DiagError::Kernel(io::Error::from_raw_os_error(-status)))
-                    }
+                    Some(status) if status < 0 => Err(DiagError::Kernel(
+                        io::Error::from_raw_os_error(status.saturating_neg()),
+                    )),
                     _ => Ok(Progress::Done),
                 };
             }
@@ -872,6 +872,18 @@ mod tests {
         let (result, _) = parse(&done);
         assert!(
             matches!(result, Err(DiagError::Kernel(e)) if e.raw_os_error() == Some(libc::ENOBUFS)),
+        );
+    }
+
+    /// Found by fuzz/fuzz_targets/sock_diag.rs: negating i32::MIN overflowed
+    /// (a panic in debug builds); it now saturates, as NLMSG_ERROR's does.
+    #[test]
+    fn nlmsg_done_with_the_most_negative_status_is_an_error_not_an_overflow() {
+        let done = message(20, libc::NLMSG_DONE as u16, &i32::MIN.to_ne_bytes());
+        let (result, _) = parse(&done);
+        assert!(
+            matches!(&result, Err(DiagError::Kernel(e)) if e.raw_os_error() == Some(i32::MAX)),
+            "{result:?}"
         );
     }
 
