@@ -6,9 +6,9 @@ traffic and TIME_WAITs in each, then the built binary run against them and
 every socket's owner compared with the kernel's tables and with what the test
 built. Python 3 standard library only.
 
-Usage: run.py BINARY          run everything (root; docker, containerd, podman), the
-                              --ports scenario of ports.py and the UDP scenario of
-                              udp.py last
+Usage: run.py BINARY          run everything (root; docker, containerd, podman), then
+                              the --ports scenario of ports.py, the remote-names
+                              scenario of names.py and the UDP scenario of udp.py
        run.py --setup-only    build and check the fixtures only, no binary
        run.py --self-test     run every check against oracle.py, a stand-in that
                               answers from what the test knows, to test the checks
@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import checks  # noqa: E402
 import kernel  # noqa: E402
+import names  # noqa: E402
 import portnode  # noqa: E402
 import ports  # noqa: E402
 import pods  # noqa: E402
@@ -507,6 +508,21 @@ def port_budgets(binary, report):
     ports.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
 
 
+def remote_names(binary, report):
+    """The remote-names scenario (names.py): its own port-budget node, pods, Services
+    and stand-in Kubernetes API, on this run's images."""
+    reasons = names.missing_tools()
+    if "--kube" not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} --help does not list --kube")
+    if reasons:
+        if ci_mode():
+            report.check("names: prerequisites, and CI never skips", reasons)
+        else:
+            print("SKIP names scenario: " + "; ".join(reasons), flush=True)
+        return
+    names.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
+
+
 def first_difference(a, b):
     for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines())):
         if x != y:
@@ -618,6 +634,7 @@ def main(argv):
                 scenario()
             if not self_test:
                 port_budgets(binary, report)
+                remote_names(binary, report)
                 udp.scenario(binary, report, fx, workloads, cleanup)
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
