@@ -389,6 +389,17 @@ fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
     }
 }
 
+/// The sources of a row, most flows first, then by address.
+fn most_first<'a>(counts: BTreeMap<IpAddr, u64>, names: &RemoteNames<'a>) -> Vec<Source<'a>> {
+    let mut sources: Vec<Source<'a>> = counts
+        .into_iter()
+        .map(|(ip, count)| source(names, ip, count))
+        .collect();
+    // Stable: equal counts stay in address order.
+    sources.sort_by(|a, b| b.count.cmp(&a.count));
+    sources
+}
+
 /// Who a flow from `src_addr` came from: the pod at that address.
 fn source<'a>(names: &RemoteNames<'a>, src_addr: IpAddr, count: u64) -> Source<'a> {
     let pod = names.name(src_addr).filter(|name| name.kind == RemoteKind::Pod);
@@ -427,10 +438,7 @@ fn snat_budgets<'a>(snapshot: &'a Snapshot, names: &RemoteNames<'a>) -> Vec<Budg
                 }
                 *by_source.entry(unmapped(flow.1)).or_default() += 1;
             }
-            let sources: Vec<Source<'a>> = by_source
-                .into_iter()
-                .map(|(ip, count)| source(names, ip, count))
-                .collect();
+            let sources = most_first(by_source, names);
             let one = sole_pod(&sources);
             rows.push(Budget {
                 netns: Some(ns.id),
@@ -573,7 +581,7 @@ fn external_budgets<'a>(
             dst_port: Some(port),
             in_use: Some(seen.len() as u64),
             available: Some(u64::from(ports)),
-            sources: Some(sources.into_iter().map(|(ip, n)| source(names, ip, n)).collect()),
+            sources: Some(most_first(sources, names)),
             ..Budget::empty(Scope::External)
         })
         .collect()
@@ -1197,6 +1205,30 @@ mod tests {
         assert_eq!(
             external,
             vec![("198.18.65.2".into(), 8080, 5), ("198.18.65.9".into(), 8080, 1)]
+        );
+    }
+
+    #[test]
+    fn sources_are_listed_most_flows_first() {
+        let snapshot = nat_node();
+        let names = RemoteNames::of(&snapshot);
+        let ip = |text: &str| -> IpAddr { text.parse().unwrap() };
+        let counts = BTreeMap::from([
+            (ip("198.18.64.2"), 15),
+            (ip("198.18.64.3"), 19),
+            (ip("198.18.64.9"), 15),
+        ]);
+        let order: Vec<(IpAddr, u64)> = most_first(counts, &names)
+            .iter()
+            .map(|s| (s.src_addr, s.count))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (ip("198.18.64.3"), 19),
+                (ip("198.18.64.2"), 15),
+                (ip("198.18.64.9"), 15)
+            ]
         );
     }
 }

@@ -320,12 +320,11 @@ fn budget_namespace<'a>(budget: &Budget<'a>, host_netns: Option<u64>) -> Cell<'a
 /// How many sources are named one by one; the rest are counted.
 const SOURCES_SHOWN: usize = 3;
 
-/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, most first.
+/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, in the
+/// row's order: most first.
 fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
-    let mut sorted: Vec<&Source> = sources.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.src_addr.cmp(&b.src_addr)));
     let mut text = String::new();
-    for source in sorted.iter().take(SOURCES_SHOWN) {
+    for source in sources.iter().take(SOURCES_SHOWN) {
         let sep = if text.is_empty() { "" } else { " " };
         let who = match (source.namespace, source.pod) {
             (Some(ns), Some(pod)) => format!("{}/{}", for_terminal(ns), for_terminal(pod)),
@@ -333,8 +332,8 @@ fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
         };
         let _ = write!(text, "{sep}{who}={}", source.count);
     }
-    if sorted.len() > SOURCES_SHOWN {
-        let _ = write!(text, " +{} more", sorted.len() - SOURCES_SHOWN);
+    if sources.len() > SOURCES_SHOWN {
+        let _ = write!(text, " +{} more", sources.len() - SOURCES_SHOWN);
     }
     Cell::Owned(text)
 }
