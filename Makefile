@@ -6,7 +6,7 @@ BIN     := target/$(MUSL)/release/cnetstat
 MAX_SIZE := 3275950
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: release run test unit e2e check-release bench
+.PHONY: release run test unit e2e check-release bench fuzz fuzz-smoke fuzz-tools
 
 # A static binary to copy onto any node.
 release:
@@ -16,7 +16,7 @@ release:
 run: release
 	$(SUDO) $(BIN) $(ARGS)
 
-test: unit check-release e2e
+test: unit check-release fuzz-smoke e2e
 
 unit:
 	cargo test --locked
@@ -34,7 +34,8 @@ check-release: release
 e2e: release
 	python3 tests/e2e/run.py $(BIN)
 
-# Timed next to ss, and next to cnetstat 0.1 (BASELINE_REV) built from git.
+# Timed next to ss, and next to cnetstat 0.1 (BASELINE_REV) built from git; then UDP's
+# cost next to TCP's (bench/udp.py).
 BASELINE_REV := bb95f20
 BASELINE_DIR := target/baseline-$(BASELINE_REV)
 BASELINE_BIN := $(BASELINE_DIR)/target/$(MUSL)/release/cnetstat
@@ -46,3 +47,24 @@ $(BASELINE_BIN):
 
 bench: release $(BASELINE_BIN)
 	python3 bench/run.py $(BIN) --baseline $(BASELINE_BIN) $(BENCH_ARGS)
+	python3 bench/udp.py $(BIN) $(BENCH_UDP_ARGS)
+
+# Fuzzing (fuzz/README.md): every parser's cargo-fuzz target in turn, on a
+# corpus seeded from testdata/ plus fuzz/regressions/. Fails on any crash.
+FUZZ_TOOLCHAIN     ?= nightly
+CARGO_FUZZ_VERSION ?= 0.13.2
+FUZZ_SECONDS       ?= 60
+# A few seconds each, about two minutes with the build: a regression fails `make test`.
+FUZZ_SMOKE_SECONDS ?= 2
+
+fuzz-tools:
+	@cargo +$(FUZZ_TOOLCHAIN) --version >/dev/null 2>&1 || \
+	  rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal
+	@cargo fuzz --version >/dev/null 2>&1 || \
+	  cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz: fuzz-tools
+	FUZZ_TOOLCHAIN=$(FUZZ_TOOLCHAIN) fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-tools
+	FUZZ_TOOLCHAIN=$(FUZZ_TOOLCHAIN) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)

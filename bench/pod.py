@@ -15,9 +15,11 @@ mounted hierarchy (the v1 controllers, and the v2 tree of a hybrid host, as runc
 All connections go over 127.0.0.1 inside the pod's namespace, so the socket count is exact.
 
 Protocol on stdin/stdout (one line each): the client prints `ready <established>`,
-then answers `tw` with `tw <TIME_WAIT count in this netns>`, answers `churn RATE` with
-`churn RATE` and from then on opens and closes RATE connections a second (each leaving a
-TIME_WAIT), and exits on `quit` or EOF.
+then answers `tw` with `tw <TIME_WAIT count in this netns>`, answers
+`udp N FIRST_PORT PORT ADDR,ADDR,...` (run.py's SNAT load, once the pod has an eth0) by
+sending one datagram from each of the ports FIRST_PORT.. FIRST_PORT+N-1, in turn to each
+address, with `udp N`, answers `churn RATE` with `churn RATE` and from then on opens and
+closes RATE connections a second (each leaving a TIME_WAIT), and exits on `quit` or EOF.
 """
 
 import argparse
@@ -198,6 +200,16 @@ def churn(rate, events_r):
             time.sleep(wait)
 
 
+def send_udp_flows(count, first_port, port, addresses):
+    """One datagram per flow, each from its own source port: as many conntrack entries
+    where the pod's traffic is NATed. Sockets are closed at once; the entries stay."""
+    for i in range(count):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("0.0.0.0", first_port + i))
+            s.sendto(b"x", (addresses[i % len(addresses)], port))
+    return count
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--netns", required=True, help="bind-mounted netns file, e.g. /run/netns/x")
@@ -254,6 +266,10 @@ def main():
             rate = float(cmd.split()[1])
             threading.Thread(target=churn, args=(rate, events_r), daemon=True).start()
             print(f"churn {rate:g}", flush=True)
+        elif cmd.startswith("udp "):
+            _, count, first, port, addresses = cmd.split()
+            sent = send_udp_flows(int(count), int(first), int(port), addresses.split(","))
+            print(f"udp {sent}", flush=True)
         elif cmd == "quit":
             break
     # Children die with us (PR_SET_PDEATHSIG).

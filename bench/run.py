@@ -2,7 +2,8 @@
 """cnetstat benchmark: builds a busy node's socket load, then times cnetstat next to `ss`.
 
 Usage (root): bench/run.py path/to/cnetstat [--sizes 10x1000,50x2000] [--reps 5]
-              [--watch-size 50x2000] [--churn-rate 10] [--watch-minutes 10] [--clean]
+              [--snat-entries 50000] [--watch-size 50x2000] [--churn-rate 10]
+              [--watch-minutes 10] [--clean]
 
 For each size PODSxSOCKETS it starts PODS pods, each in its own network namespace
 (`ip netns add cnetstat-bench-<i>`, bind-mounted like a CNI netns) with three processes in
@@ -23,6 +24,19 @@ order after one unrecorded warm-up round, and the table shows median and min wal
             --replay FILE --format json (the listing of a recording made in the same window)
   baseline  with --baseline BINARY (`make bench` builds cnetstat 0.1 for it): that binary's
             --format json and --summary, to compare releases side by side
+  ports     cnetstat --ports --format json (n/a while the binary has no --ports), with its
+            peak RSS; next to `conntrack -L` in the NAT namespace, and to the reference the
+            issue compares it with: `ss -tan` in every netns plus `conntrack -L` in the NAT
+            namespace (the sum of the two medians, both timed in the same rounds)
+
+SNAT load (--snat-entries, default 50,000; 0 turns it off): a node namespace
+cnetstat-bench-nat with a bridge 198.18.128.1/17 that every pod joins by a veth pair (pod i
+at 198.18.128.2+i), an uplink to cnetstat-bench-remote (198.19.254.0/24; it takes
+198.19.1.0/24 with a local route and drops UDP to port 443 there), and iptables-nft
+`-s 198.18.128.0/17 -o cbup0 -j MASQUERADE` in the node namespace. The pods' clients send one
+UDP datagram per flow to 198.19.1.1-10 port 443 from ports 20000 and up, so the node's
+conntrack table holds exactly that many real SRC_NAT entries (unreplied UDP, kept 3600 s),
+spread over ten destinations, from every pod. cnetstat's SNAT rows must add up to it.
 
 Then --watch (unless --watch-size 0): pods that hold only ESTABLISHED connections, first 5
 of them churning (opening and closing --churn-rate connections a second each), then all of
@@ -43,6 +57,7 @@ removed before starting. `--clean` only removes leftovers.
 import argparse
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -69,6 +84,20 @@ TW_EXPIRY_WAIT_S = 80.0
 WORK_PARENT = "/dev/shm"
 POD_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pod.py")
 REQUIRED_TOOLS = ("ip", "lsns", "nsenter", "ss", "cat", "xargs", "awk", "find", "bash")
+SNAT_TOOLS = ("iptables-nft", "nft", "conntrack", "sysctl")
+NAT_NETNS = PREFIX + "nat"
+REMOTE_NETNS = PREFIX + "remote"
+POD_NET_BASE = "198.18.128.0"
+POD_PREFIX_LEN = 17
+GATEWAY = "198.18.128.1"
+GATEWAY_MAC = "02:cb:00:00:00:01"
+NAT_ADDR = "198.19.254.1"
+REMOTE_ADDR = "198.19.254.2"
+REMOTE_MAC = "02:cb:00:00:00:02"
+SERVICE_NET = "198.19.1.0/24"
+SERVICE_ADDRS = [f"198.19.1.{i}" for i in range(1, 11)]
+SERVICE_PORT = 443
+FIRST_SOURCE_PORT = 20000
 
 
 def log(msg):
@@ -115,10 +144,11 @@ def make_cgroup_dir(mount, rel_parts):
     return path
 
 
-def ip_batch(commands):
+def ip_batch(commands, netns=None):
     if commands:
         subprocess.run(
-            ["ip", "-batch", "-"], input="\n".join(commands) + "\n", text=True, check=True
+            ["ip", *(["-n", netns] if netns else []), "-batch", "-"],
+            input="\n".join(commands) + "\n", text=True, check=True
         )
 
 
@@ -181,33 +211,47 @@ def clean_node(pods=()):
         os.unlink(link)
 
 
-def kernel_tcp_objects():
-    """Live TCP and TIME_WAIT socket objects in the whole kernel (every netns), from slabinfo."""
+TCP_SLABS = ("TCP", "TCPv6", "tw_sock_TCP", "tw_sock_TCPv6")
+CONNTRACK_SLABS = ("nf_conntrack",)
+
+
+def kernel_slab_objects(names):
+    """Live objects of these slab caches in the whole kernel (every netns), from slabinfo."""
     total = 0
     try:
         with open("/proc/slabinfo") as f:
             for line in f:
                 name, _, rest = line.partition(" ")
-                if name in ("TCP", "TCPv6", "tw_sock_TCP", "tw_sock_TCPv6"):
+                if name in names:
                     total += int(rest.split()[0])
     except OSError:
         return None
     return total
 
 
-def wait_kernel_sockets_freed(baseline):
-    """Sockets of deleted namespaces are freed asynchronously; they still lengthen every
-    hash-table walk until then, so the next size must not start while they linger."""
+def kernel_tcp_objects():
+    """Live TCP and TIME_WAIT socket objects in the whole kernel (every netns), from slabinfo."""
+    return kernel_slab_objects(TCP_SLABS)
+
+
+def wait_kernel_sockets_freed(baseline, conntrack_baseline=None):
+    """Sockets and conntrack entries of deleted namespaces are freed asynchronously; they
+    still lengthen every hash-table walk until then, so the next size must not start while
+    they linger."""
     if baseline is None:
         time.sleep(2)
         return
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         now = kernel_tcp_objects()
-        if now is None or now <= baseline + 2000:
+        ct = kernel_slab_objects(CONNTRACK_SLABS) if conntrack_baseline is not None else None
+        if (now is None or now <= baseline + 2000) and (ct is None or ct <= conntrack_baseline + 2000):
             return
         time.sleep(0.2)
     log(f"  note: {kernel_tcp_objects() - baseline} TCP objects still allocated after 30 s")
+    if conntrack_baseline is not None:
+        log(f"  note: {kernel_slab_objects(CONNTRACK_SLABS) - conntrack_baseline} conntrack entries "
+            "still allocated after 30 s")
 
 
 @dataclass
@@ -283,6 +327,10 @@ class Pod:
         self.proc.stdin.write(cmd + "\n")
         self.proc.stdin.flush()
 
+    @property
+    def address(self):
+        return str(ipaddress.ip_address(POD_NET_BASE) + 2 + self.index)
+
     def tcp_counters(self):
         with open(f"/proc/{self.proc.pid}/net/sockstat") as f:
             for line in f:
@@ -319,6 +367,112 @@ def start_pods_holding(count, pairs, time_wait, workdir):
     for pod in pods:
         pod.start()
     return pods
+
+
+# ---------------------------------------------------------------- SNAT load
+
+
+def in_netns(name, argv):
+    return ["nsenter", f"--net={os.path.join(NETNS_DIR, name)}", *argv]
+
+
+class SnatLoad:
+    """The node's NAT namespace and its SRC_NAT conntrack entries (see the module docstring)."""
+
+    def __init__(self, pods, entries, workdir):
+        self.entries = entries
+        self.pods = pods
+        self.workdir = workdir
+
+    def build(self):
+        ip_batch([f"netns add {NAT_NETNS}", f"netns add {REMOTE_NETNS}"])
+        for ns in (NAT_NETNS, REMOTE_NETNS):
+            subprocess.run(in_netns(ns, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                                         "net.ipv6.conf.default.disable_ipv6=1"]), check=True)
+        node = [
+            "link set lo up",
+            f"link add cbbr0 address {GATEWAY_MAC} type bridge",
+            f"link add cbup0 type veth peer name eth0 address {REMOTE_MAC} netns {REMOTE_NETNS}",
+            f"addr add {GATEWAY}/{POD_PREFIX_LEN} dev cbbr0",
+            f"addr add {NAT_ADDR}/24 dev cbup0",
+            "link set cbbr0 up",
+            "link set cbup0 up",
+            f"route add {SERVICE_NET} via {REMOTE_ADDR}",
+            f"neigh replace {REMOTE_ADDR} lladdr {REMOTE_MAC} dev cbup0 nud permanent",
+        ]
+        for pod in self.pods:
+            node += [f"link add cbv{pod.index} type veth peer name eth0 netns {pod.netns}",
+                     f"link set cbv{pod.index} master cbbr0 up"]
+        ip_batch(node, netns=NAT_NETNS)
+        ip_batch(["link set lo up", f"addr add {REMOTE_ADDR}/24 dev eth0",
+                  "link set eth0 up",
+                  f"route add local {SERVICE_NET} dev lo"], netns=REMOTE_NETNS)
+        for pod in self.pods:
+            # A permanent neighbour: no datagram of the burst waits for ARP and is lost.
+            ip_batch([f"addr add {pod.address}/{POD_PREFIX_LEN} dev eth0",
+                      "link set eth0 up",
+                      f"route add default via {GATEWAY}",
+                      f"neigh replace {GATEWAY} lladdr {GATEWAY_MAC} dev eth0 nud permanent"],
+                     netns=pod.netns)
+        subprocess.run(in_netns(NAT_NETNS, [
+            "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.netfilter.nf_conntrack_udp_timeout=3600",
+            "net.netfilter.nf_conntrack_udp_timeout_stream=3600"]), check=True)
+        subprocess.run(in_netns(NAT_NETNS, [
+            "iptables-nft", "-t", "nat", "-A", "POSTROUTING", "-s", f"{POD_NET_BASE}/{POD_PREFIX_LEN}",
+            "-o", "cbup0", "-j", "MASQUERADE"]), check=True)
+        rules = os.path.join(self.workdir, "remote.nft")
+        with open(rules, "w") as f:
+            f.write(f"table inet cnetstat_bench {{\n  chain input {{\n    type filter hook input priority 0;\n"
+                    f"    udp dport {SERVICE_PORT} drop\n  }}\n}}\n")
+        subprocess.run(in_netns(REMOTE_NETNS, ["nft", "-f", rules]), check=True)
+
+    def fill(self):
+        """Every pod sends its share of the flows; repeated until the table holds them all (a
+        datagram lost on the way makes no entry, and sending a flow again makes no second)."""
+        shares = [self.entries // len(self.pods) + (1 if i < self.entries % len(self.pods) else 0)
+                  for i in range(len(self.pods))]
+        command = "udp {n} {first} {port} " + ",".join(SERVICE_ADDRS)
+        for _attempt in range(3):
+            for pod, share in zip(self.pods, shares):
+                if share:
+                    pod.send(command.format(n=share, first=FIRST_SOURCE_PORT, port=SERVICE_PORT))
+            for pod, share in zip(self.pods, shares):
+                if share:
+                    pod.expect("udp")
+            deadline = time.monotonic() + 5
+            while self.snat_count() < self.entries and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if self.snat_count() >= self.entries:
+                break
+        return self.snat_count()
+
+    def count(self):
+        out = subprocess.run(in_netns(NAT_NETNS, ["conntrack", "-C"]), capture_output=True, text=True)
+        return int(out.stdout.strip() or 0)
+
+    def snat_count(self):
+        out = subprocess.run(in_netns(NAT_NETNS, ["conntrack", "-L", "--src-nat"]),
+                             capture_output=True, text=True)
+        return len(out.stdout.splitlines())
+
+
+def start_snat_load(pods, entries, workdir):
+    if not entries:
+        return None
+    missing = [t for t in SNAT_TOOLS if shutil.which(t) is None]
+    if missing:
+        log(f"  note: no SNAT load: missing {' '.join(missing)}")
+        return None
+    if entries > len(pods) * (65536 - FIRST_SOURCE_PORT):
+        sys.exit(f"--snat-entries {entries}: at most {65536 - FIRST_SOURCE_PORT} per pod")
+    t0 = time.monotonic()
+    load = SnatLoad(pods, entries, workdir)
+    load.build()
+    snat = load.fill()
+    log(f"  SNAT load: {snat} SRC_NAT conntrack entries ({load.count()} in all) in {NAT_NETNS} from "
+        f"{len(pods)} pods to {len(SERVICE_ADDRS)} destinations, made in {time.monotonic() - t0:.1f} s"
+        + ("" if snat == entries else f"; MISMATCH: {entries} wanted"))
+    return load
 
 
 # ---------------------------------------------------------------- TIME_WAIT windows
@@ -375,6 +529,9 @@ class Tool:
     strict: bool = False
     runs: list = field(default_factory=list)
     failures: int = 0
+    # False when the binary lacks the feature: the tool is not run and its cells say n/a.
+    available: bool = True
+    note: str = ""
 
 
 RUNNING = {}
@@ -503,6 +660,29 @@ RAW_TCP = (
 RAW_FD = "find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null || true"
 
 
+def count_ports(data):
+    """Rows of `--ports --format json`, and the in_use of the SNAT rows of the bench's NAT."""
+    rows = snat = 0
+    for line in data.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return {}
+        if not isinstance(row, dict):
+            return {}
+        rows += 1
+        if row.get("scope") == "snat" and row.get("src_addr") == NAT_ADDR and isinstance(row.get("in_use"), int):
+            snat += row["in_use"]
+    return {"rows": rows, "snat": snat}
+
+
+def count_conntrack(data):
+    """Lines of `conntrack -L`, and of those the entries NATed to the bench's NAT address (the
+    table also holds an IGMP report or two of the node's bridge)."""
+    nat = f" dst={NAT_ADDR} ".encode()
+    return {"lines": data.count(b"\n"), "snat": sum(1 for line in data.split(b"\n") if nat in line)}
+
+
 def cnetstat_features(binary):
     try:
         out = subprocess.run(
@@ -513,7 +693,7 @@ def cnetstat_features(binary):
     return out
 
 
-def build_tools(binary, baseline, workdir):
+def build_tools(binary, baseline, workdir, snat):
     helptext = cnetstat_features(binary)
     backends = ["proc", "netlink"] if "--backend" in helptext else [None]
     tools = [
@@ -551,6 +731,13 @@ def build_tools(binary, baseline, workdir):
             tools.append(Tool(f"baseline_{mode}", f"baseline --{'format json' if mode == 'json' else mode}",
                               f"{mode} baseline", [baseline, *args], counter, "nonlisten",
                               strict=True))
+    tools.append(Tool("ports", "cnetstat --ports --format json", "ports json",
+                      [binary, "--ports", "--format", "json"], count_ports, strict=True,
+                      available="--ports" in helptext, note="this binary has no --ports"))
+    if snat:
+        conntrack = f"nsenter --net={os.path.join(NETNS_DIR, NAT_NETNS)} conntrack -L"
+        tools.append(Tool("conntrack", f"conntrack -L in {NAT_NETNS}", "conntrack -L",
+                          ["bash", "-c", conntrack], count_conntrack))
     tanp = Tool("ss_p", "ss -tanp, every netns (once)", "ss -tanp",
                 ["bash", "-c", SS_IN_EVERY_NETNS.format(flags="-tanp")], count_ss, "all")
     return tools, tanp
@@ -582,6 +769,16 @@ def execute(tool, workdir, timeout=None):
     return run
 
 
+def check_snat(tool, run, load, where, tally):
+    """--ports's SNAT rows and conntrack -L against the entries the load made."""
+    if load is None or run.cut_off or (tool.strict and run.status):
+        return
+    got = run.count.get("snat")
+    if got is not None and got != load.entries:
+        log(f"  MISMATCH {where}: {tool.label} saw {got} SNAT entries, the load made {load.entries}")
+        tally["snat"] += 1
+
+
 def check_counts(tool, run, reference, window, where, tally):
     """Compare one run with ss -tan's counts from the same round, and its count of the bench
     pods' sockets with what the pods made; tally the MISMATCHes by kind."""
@@ -603,6 +800,8 @@ def check_counts(tool, run, reference, window, where, tally):
 
 def describe_checks(tally, ss_totals):
     parts = []
+    if tally.get("snat"):
+        parts.append(f"{tally['snat']} SNAT count MISMATCH(ES)")
     if tally["bench"]:
         parts.append(f"{tally['bench']} MISMATCH(ES) in the bench pods")
     if tally["total"]:
@@ -627,12 +826,13 @@ def netns_seen_by_ss(workdir):
         return sum(1 for line in f if line.startswith(b"State"))
 
 
-def measure_size(pods, tools, tanp, reps, tanp_cap, workdir, binary):
+def measure_size(pods, tools, tanp, reps, tanp_cap, workdir, binary, load):
     window = Window(pods, None)
     record_replay_source(binary, workdir)
     log(f"  {window.time_waits} TIME_WAIT made in {window.made_in:.1f} s")
     windows = 1
-    tally = {"bench": 0, "total": 0}
+    tally = {"bench": 0, "total": 0, "snat": 0}
+    active = [tool for tool in tools if tool.available]
     ss_totals = []
     round_estimate = None
     rnd = 0
@@ -645,15 +845,17 @@ def measure_size(pods, tools, tanp, reps, tanp_cap, workdir, binary):
             record_replay_source(binary, workdir)
             windows += 1
         started = time.monotonic()
-        order = tools[rnd % len(tools):] + tools[: rnd % len(tools)]
+        order = active[rnd % len(active):] + active[: rnd % len(active)]
         runs = {tool.key: execute(tool, workdir) for tool in order}
         reference = runs["ss"].count
         ss_totals.append(reference["all"])
         where = "warm-up" if rnd == 0 else f"round {rnd}"
-        for tool in tools:
+        for tool in active:
             check_counts(tool, runs[tool.key], reference, window, where, tally)
+            if tool.key in ("ports", "conntrack"):
+                check_snat(tool, runs[tool.key], load, where, tally)
         if rnd > 0:
-            for tool in tools:
+            for tool in active:
                 if tool.strict and runs[tool.key].status != 0:
                     tool.failures += 1
                 else:
@@ -707,6 +909,8 @@ def print_size_table(title, tools, tanp, tanp_note, held_by_processes):
             continue
         if not tool.runs:
             note = tanp_note if tool is tanp else f"FAILED in all {tool.failures} rounds"
+            if not tool.available:
+                note = f"n/a ({tool.note})"
             rows.append((tool.label, note, "", "", "", "", "", "", ""))
             continue
         walls = [r.wall for r in tool.runs]
@@ -719,6 +923,10 @@ def print_size_table(title, tools, tanp, tanp_note, held_by_processes):
         seen = last.get("all", last.get("nonlisten", last.get("lines", "")))
         if tool.key == "raw_fd":
             seen = f"{seen} fds"
+        elif tool.key == "ports":
+            seen = f"{last.get('snat', '?')} SNAT in {last.get('rows', '?')} rows"
+        elif tool.key == "conntrack":
+            seen = f"{last.get('lines', '?')} entries, {last.get('snat', '?')} SNAT"
         elif tool.expect == "nonlisten" and seen != "":
             seen = f"{seen} (no LISTEN)"
         rows.append((
@@ -742,6 +950,31 @@ def print_size_table(title, tools, tanp, tanp_note, held_by_processes):
         log("  " + "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                              for i, (c, w) in enumerate(zip(r, widths))))
     print_attribution(tools, held_by_processes)
+    print_ports_line(tools)
+
+
+def reference_s(tools):
+    """What the issue compares --ports with: ss -tan in every netns plus conntrack -L in
+    the NAT namespace, as the sum of their medians; None without the SNAT load."""
+    by_key = {t.key: t for t in tools}
+    parts = [by_key.get("ss"), by_key.get("conntrack")]
+    if not all(t and t.runs for t in parts):
+        return None
+    return sum(statistics.median(r.wall for r in t.runs) for t in parts)
+
+
+def print_ports_line(tools):
+    ports = next((t for t in tools if t.key == "ports"), None)
+    if not ports or not ports.runs:
+        return
+    med = statistics.median(r.wall for r in ports.runs)
+    line = f"  cnetstat --ports --format json: median {fmt_s(med)} s, peak RSS {mib(peak_rss(ports.runs))} MiB"
+    ref = reference_s(tools)
+    if ref:
+        verdict = "within" if med <= ref else "OVER"
+        line += (f"; ss -tan in every netns + conntrack -L: {fmt_s(ref)} s (sum of medians); "
+                 f"{med / ref:.2f}x, {verdict} the reference")
+    log(line)
 
 
 def print_attribution(tools, held_by_processes):
@@ -765,23 +998,29 @@ def print_summary(results):
     log("")
     log("Summary: median wall seconds (and x ss -tan in every netns); cnetstat's peak RSS "
         "in MiB. Markdown for the README:")
-    head = ["pods x sockets", "netns", "sockets"] + labels + ["cnetstat peak RSS"]
+    head = ["pods x sockets", "netns", "sockets", "SNAT entries"] + labels + ["cnetstat peak RSS",
+                                                                              "--ports peak RSS"]
     log("| " + " | ".join(head) + " |")
     log("|" + "---|" * len(head))
     for res in results:
-        cells = [res["size"], str(res["netns"]), str(res["sockets"])]
+        cells = [res["size"], str(res["netns"]), str(res["sockets"]), str(res["snat"])]
         ss_median = statistics.median(r.wall for r in res["tools"][0].runs)
+        ref = reference_s(res["tools"])
         for tool in res["tools"] + [res["tanp"]]:
             if tool.runs:
                 med = statistics.median(r.wall for r in tool.runs)
                 cut = any(r.cut_off for r in tool.runs)
                 ratio = f" ({med / ss_median:.2f}x)" if tool.key != "ss" else ""
+                if tool.key == "ports" and ref:
+                    ratio = f" ({med / ref:.2f}x ss+conntrack)"
                 cells.append((">" if cut else "") + fmt_s(med) + ratio)
             else:
-                cells.append("-")
+                cells.append("n/a" if not tool.available else "-")
         cells.append(mib(peak_rss([r for t in res["tools"]
                                    if t.key.startswith(("json", "summary", "record", "replay"))
                                    for r in t.runs])))
+        ports = next((t for t in res["tools"] if t.key == "ports"), None)
+        cells.append(mib(peak_rss(ports.runs)) if ports and ports.runs else "n/a")
         log("| " + " | ".join(cells) + " |")
 
 
@@ -933,6 +1172,9 @@ def main():
                     "the listener are TIME_WAIT (default %(default)s)")
     ap.add_argument("--baseline", help="another cnetstat binary (an earlier release) to time "
                     "side by side with BINARY")
+    ap.add_argument("--snat-entries", type=int, default=50000,
+                    help="SRC_NAT conntrack entries the pods make through the node's NAT "
+                    "namespace for each size; 0 turns the SNAT load off (default %(default)s)")
     ap.add_argument("--watch-size", default="50x2000",
                     help="PODSxSOCKETS_PER_POD for the --watch measurement; 0 skips it "
                     "(default %(default)s)")
@@ -993,7 +1235,9 @@ def main():
     try:
         for pod_count, per_pod in sizes:
             baseline = kernel_tcp_objects()
-            tools, tanp = build_tools(binary, baseline_binary, workdir)
+            conntrack_baseline = kernel_slab_objects(CONNTRACK_SLABS)
+            snat = args.snat_entries > 0 and all(shutil.which(t) for t in SNAT_TOOLS)
+            tools, tanp = build_tools(binary, baseline_binary, workdir, snat)
             log("")
             log(f"== {pod_count} pods x {per_pod} sockets ==")
             t0 = time.monotonic()
@@ -1003,8 +1247,9 @@ def main():
             p = pods[0]
             log(f"  {pod_count} netns, {3 * pod_count} processes, {2 * p.established} "
                 f"ESTABLISHED + 1 LISTEN held per pod, ready in {time.monotonic() - t0:.1f} s")
+            load = start_snat_load(pods, args.snat_entries, workdir)
             windows, checks, tanp_note = measure_size(
-                pods, tools, tanp, args.reps, args.tanp_cap, workdir, binary)
+                pods, tools, tanp, args.reps, args.tanp_cap, workdir, binary, load)
             ss_last = tools[0].runs[-1].count
             netns = netns_seen_by_ss(workdir)
             title = (f"{pod_count} pods x {per_pod} sockets: ss -tan saw {ss_last['all']} "
@@ -1013,11 +1258,12 @@ def main():
             print_size_table(title, tools, tanp, tanp_note,
                              sum(2 * pod.established for pod in pods))
             results.append({"size": f"{pod_count} x {per_pod}", "netns": netns,
-                            "sockets": ss_last["all"], "tools": tools, "tanp": tanp})
+                            "sockets": ss_last["all"], "tools": tools, "tanp": tanp,
+                            "snat": load.entries if load else 0})
             log("  tearing down")
             clean_node(pods)
             pods = []
-            wait_kernel_sockets_freed(baseline)
+            wait_kernel_sockets_freed(baseline, conntrack_baseline)
         if results:
             print_summary(results)
         if args.watch_size != "0":

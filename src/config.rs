@@ -13,7 +13,7 @@ use crate::cli::{Args, Backend, FileArg, Format};
 use crate::collect::network::Parts;
 use crate::collect::read_netns::TableReader;
 use crate::collect::Plan;
-use crate::model::{StateSet, TcpState};
+use crate::model::{Protocols, StateSet};
 use crate::names::kube_api::KubeSource;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -93,8 +93,19 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         every_ms: every.every_ms(),
         count: args.count,
     });
+    // -t and -u pick protocols as in ss; without either, sockets are TCP's
+    // (as ss and the original show them), and port budgets both
+    // protocols', since UDP (DNS) spends ports and SNAT entries as TCP does.
+    // A watch counts TCP's connections (cli.rs refuses -u with it).
+    let protocols = match (args.tcp, args.udp, &show) {
+        _ if watch.is_some() => Protocols::TCP,
+        (false, false, Show::Ports { .. }) => Protocols::BOTH,
+        (false, false, _) => Protocols::TCP,
+        (tcp, udp, _) => Protocols { tcp, udp },
+    };
     let view = View {
         filter: Filter {
+            protocols,
             // A watch's rows count sockets in every state (cli.rs refuses
             // state filters with it).
             states: if watch.is_some() {
@@ -125,8 +136,8 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             let live = is_live_procfs(&proc_dir);
             // A recording holds the whole node; port budgets need every
             // socket that holds a port; a view asks the kernel for what it
-            // shows, and for the listeners, which tell inbound sockets
-            // from outbound ones.
+            // shows, and for the listening sockets (TCP's LISTEN, UDP's
+            // UNCONN), which tell inbound sockets from outbound ones.
             let recording = args.record.is_some();
             let shown = view.filter.states;
             // A watch needs every connection, a new one in whatever state,
@@ -138,13 +149,18 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 _ if watch.is_some() => (StateSet::ALL, StateSet::ALL),
                 _ if recording => (StateSet::EVERY, StateSet::EVERY),
                 Show::Ports { .. } => (StateSet::EVERY, shown),
-                _ => (StateSet(shown.0 | TcpState::Listen.bit()), shown),
+                _ => (StateSet(shown.0 | StateSet::LISTENING.0), shown),
             };
             Source::Live(Plan {
                 reader: choose_reader(args.backend, live, &mut notes),
                 proc_dir,
                 root,
                 live,
+                protocols: if recording {
+                    Protocols::BOTH
+                } else {
+                    view.filter.protocols
+                },
                 states,
                 owners_for,
                 network: match view.show {

@@ -19,8 +19,9 @@ use super::filter::unmapped;
 use super::history::TIME_WAIT_MS;
 use super::ports::{Budget, Scope};
 use super::rates::Tick;
-use crate::model::{NetnsId, Snapshot, SnatFlow};
+use crate::model::{NetnsId, Snapshot, SnatFlow, Transport};
 
+const IPPROTO_TCP: u8 = 6;
 /// Conntrack's TCP TIME_WAIT timeout (nf_conntrack_proto_tcp.c).
 const SNAT_HOLD_MS: u64 = 120_000;
 
@@ -63,7 +64,7 @@ pub fn budget_rates(
                         nat,
                         dst,
                         port,
-                        b.proto.unwrap_or("tcp"),
+                        b.proto.unwrap_or(Transport::Tcp),
                     );
                     let rate = snat.seconds.get(&netns).map(|seconds| {
                         snat.counts.get(&key).copied().unwrap_or(0) as f64 / seconds
@@ -106,7 +107,7 @@ pub fn budget_rates(
 
 /// (NAT namespace, zone, NAT address, destination, port, protocol), as
 /// ports.rs keys SNAT budgets.
-type SnatKey = (NetnsId, u16, IpAddr, IpAddr, u16, &'static str);
+type SnatKey = (NetnsId, u16, IpAddr, IpAddr, u16, Transport);
 
 struct NewFlows {
     counts: HashMap<SnatKey, u64>,
@@ -143,8 +144,8 @@ fn new_snat_flows(before: &Snapshot, now: &Snapshot) -> NewFlows {
         let known: HashSet<Flow> = earlier_flows.iter().map(origin).collect();
         for flow in flows.iter().filter(|f| !known.contains(&origin(f))) {
             let proto = match flow.0 {
-                6 => "tcp",
-                _ => "udp",
+                IPPROTO_TCP => Transport::Tcp,
+                _ => Transport::Udp,
             };
             let key = (
                 ns.id,
@@ -172,7 +173,7 @@ mod tests {
             namespace: None,
             pod: None,
             container: None,
-            proto: Some("tcp"),
+            proto: Some(Transport::Tcp),
             src_addr: Some("198.18.0.2".parse().unwrap()),
             dst_addr: Some("198.18.9.1".parse().unwrap()),
             dst_port: Some(5432),

@@ -359,6 +359,7 @@ mod tests {
                 container_id: Some(APP.into()),
                 ..CgroupRef::default()
             }),
+            fds_unread: false,
         });
         snapshot.socket_owners = SocketOwners(HashMap::from([(11, 100)]));
         snapshot.namespaces.push(crate::model::NetnsSnapshot {

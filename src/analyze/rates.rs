@@ -32,7 +32,9 @@ use super::filter::{unmapped, Filter};
 use super::history::{continues, is_closed, SocketKey};
 use super::order::natural;
 use super::summary::{Field, Grouping, Key};
-use crate::model::{NetnsId, NetnsSnapshot, Proto, Snapshot, Socket, TcpCounters, TcpState};
+use crate::model::{
+    NetnsId, NetnsSnapshot, Proto, Snapshot, Socket, TcpCounters, TcpState, Transport,
+};
 
 /// Where a row's connections go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -404,14 +406,15 @@ fn sole_listener<'r, 'a>(rows: &'r [Row<'a>]) -> Option<&'r Row<'a>> {
         .then_some(first)
 }
 
-/// Sockets that are connections: not listeners, bound-only sockets, or
-/// request sockets (a connection accepted is counted once, as the socket
-/// it becomes).
+/// Sockets that are TCP connections (the counters' kind): not listeners,
+/// bound-only sockets, or request sockets (a connection accepted is
+/// counted once, as the socket it becomes).
 fn is_connection(s: &Socket) -> bool {
-    !matches!(
-        s.state,
-        TcpState::Listen | TcpState::Close | TcpState::SynRecv | TcpState::NewSynRecv
-    )
+    s.proto.transport() == Transport::Tcp
+        && !matches!(
+            s.state,
+            TcpState::Listen | TcpState::Close | TcpState::SynRecv | TcpState::NewSynRecv
+        )
 }
 
 /// The rows of each namespace: attribution lists them namespace by namespace.
@@ -833,7 +836,8 @@ mod tests {
     use crate::analyze::attribute::attribute;
     use crate::analyze::filter::OwnerFilter;
     use crate::model::{
-        testing, CgroupRef, ContainerInfo, PodInfo, Process, SocketOwners, StateSet, Timer,
+        testing, CgroupRef, ContainerInfo, PodInfo, Process, Protocols, SocketOwners, StateSet,
+        Timer,
     };
 
     const POD_A: u64 = 4026532001;
@@ -845,6 +849,7 @@ mod tests {
 
     fn everything() -> Filter {
         Filter {
+            protocols: Protocols::TCP,
             states: StateSet::EVERY,
             owner: OwnerFilter::default(),
             remote: None,
@@ -913,6 +918,7 @@ mod tests {
                     container_id: Some(id.into()),
                     ..CgroupRef::default()
                 }),
+                fds_unread: false,
             });
         }
         let held: Vec<u64> = a.1.iter().map(|s| s.inode).filter(|&i| i != 0).collect();

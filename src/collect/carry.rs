@@ -316,6 +316,7 @@ mod tests {
             comm: "app".into(),
             netns: NetnsId::Inode(1),
             cgroup: None,
+            fds_unread: false,
         };
         let processes = vec![process(7), process(9)];
         let mut wanted = HashSet::from([100, 101, 103]);
@@ -352,6 +353,7 @@ mod tests {
             comm: "app".into(),
             netns,
             cgroup: None,
+            fds_unread: false,
         };
         let processes = vec![
             process(10, NetnsId::Inode(1)),

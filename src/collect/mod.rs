@@ -27,8 +27,8 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::model::{
-    CgroupRef, Collector, NetnsId, NetnsSnapshot, Snapshot, SocketOwners, StateSet, Warning,
-    Warnings, FORMAT_VERSION,
+    CgroupRef, Collector, NetnsId, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet,
+    Warning, Warnings, FORMAT_VERSION,
 };
 use crate::names;
 use crate::names::kube_api::KubeSource;
@@ -44,6 +44,8 @@ pub struct Plan {
     /// Whether `proc_dir` is this machine's live procfs, not a recorded tree.
     pub live: bool,
     pub reader: TableReader,
+    /// The protocols whose tables to read.
+    pub protocols: Protocols,
     /// The states to ask the kernel for.
     pub states: StateSet,
     /// The states of the sockets whose owning process to look up.
@@ -191,6 +193,7 @@ fn collect(
     let taken = clock::now();
     let how = read_netns::How {
         reader: plan.reader,
+        protocols: plan.protocols,
         states: plan.states,
         network: plan.network,
     };
@@ -210,7 +213,31 @@ fn collect(
     for (ns, _) in &carried {
         tables.note_entry(&proc, ns);
     }
-    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
+    // A process started while the tables were read may hold sockets they
+    // list (a DNS query from a fresh process); unscanned, its sockets would
+    // show no process, or pass for the kernel's. Every process holding a
+    // listed socket is alive now or closed it, so one more listing finds
+    // them all.
+    let pids = match proc.pids() {
+        Ok(now) => {
+            let late: Vec<u32> = now
+                .into_iter()
+                .filter(|pid| pids.binary_search(pid).is_err())
+                .collect();
+            let (more, more_unreadable, more_skipped) =
+                processes::scan_processes(&proc, &late, threads);
+            processes.extend(more);
+            processes.sort_unstable_by_key(|p| p.pid);
+            unreadable.extend(more_unreadable);
+            warnings.extend(more_skipped);
+            let mut all = pids;
+            all.extend(late);
+            all.sort_unstable();
+            all
+        }
+        Err(_) => pids,
+    };
+    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, how);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
     carry::attach_counters(&mut namespaces, &found, &counters);
@@ -245,6 +272,7 @@ fn collect(
             &mut unreadable,
         ));
     }
+    unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
     let cluster = if plan.kube.is_empty() {
@@ -265,7 +293,9 @@ fn collect(
         version: FORMAT_VERSION,
         taken,
         collector: collector(),
+        protocols: plan.protocols,
         states: plan.states,
+        owners_for: plan.owners_for,
         host_netns: host_netns(&proc, plan.live),
         namespaces,
         processes,

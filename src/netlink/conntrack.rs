@@ -767,6 +767,13 @@ pub(crate) mod tests {
         // CTA_STATUS then CTA_STATUS_MASK, each be32 0x10.
         assert_eq!(&bytes[20..28], &[8, 0, 3, 0, 0, 0, 0, 0x10]);
         assert_eq!(&bytes[28..36], &[8, 0, 26, 0, 0, 0, 0, 0x10]);
+
+        // IPS_DST_NAT is bit 5: 0x20.
+        let dnat = dump_request(Selection::DestinationNat);
+        let bytes = dnat.bytes();
+        assert_eq!(&bytes[4..20], &all.bytes()[4..20]);
+        assert_eq!(&bytes[20..28], &[8, 0, 3, 0, 0, 0, 0, 0x20]);
+        assert_eq!(&bytes[28..36], &[8, 0, 26, 0, 0, 0, 0, 0x20]);
     }
 
     fn first_message(datagram: &[u8]) -> Message<'_> {
@@ -890,6 +897,23 @@ pub(crate) mod tests {
         assert_eq!(ids, expected);
         // Linux 6.18 applies the status filter and says so.
         assert!(filtered.kernel_filtered);
+
+        let dst_nat = lab
+            .nat
+            .exec("conntrack", &["-L", "-f", "ipv4", "--dst-nat", "-o", "id"])
+            + &lab
+                .nat
+                .exec("conntrack", &["-L", "-f", "ipv6", "--dst-nat", "-o", "id"]);
+        let mut expected = listed_ids_of(&dst_nat);
+        let filtered = in_netns(lab.nat.path(), || collect(Selection::DestinationNat))
+            .unwrap()
+            .unwrap();
+        let mut ids: Vec<u32> = filtered.entries.iter().map(|e| e.id).collect();
+        ids.sort();
+        expected.sort();
+        assert!(!expected.is_empty(), "the lab's Service flows are DNAT entries");
+        assert_eq!(ids, expected);
+        assert!(filtered.entries.iter().all(|e| e.status.is_dst_nat()));
     }
 
     fn listed_ids_of(listing: &str) -> Vec<u32> {

@@ -120,6 +120,7 @@ pub fn rates_frame<'a>(heading: &Heading<'_>, rows: &[Rate<'a>], host_netns: Opt
             r.container_id,
             r.netns.one().copied(),
             pod_level,
+            r.attribution == Field::One(Attribution::Kernel),
             host_netns,
         );
         [

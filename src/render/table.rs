@@ -1,7 +1,8 @@
 //! The aligned table for people. Every name passes through the one
 //! escaper, so a crafted container name cannot drive the terminal. Where a
 //! name is missing the table says why: `(pod)` for a pod's sockets that no
-//! process holds, `(host)` for the node's own namespace, `(netns N)` for a
+//! process holds, `(kernel)` for the kernel's own sockets, `(host)` for the
+//! node's own namespace, `(netns N)` for a
 //! namespace whose owner is unknown, `*` where a group's sockets differ.
 
 use std::borrow::Cow;
@@ -14,9 +15,11 @@ use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
 use crate::analyze::remote::{Remote, RemoteKind, RemoteName};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
-use crate::model::{NetnsId, Timer};
+use crate::model::{NetnsId, Timer, Transport};
 
 pub(super) const DASH: &str = "-";
+/// The container of a socket the kernel holds.
+const KERNEL: &str = "(kernel)";
 pub(super) const SEVERAL: &str = "*";
 /// A number that could not be read.
 pub(super) const UNKNOWN: &str = "?";
@@ -55,7 +58,7 @@ pub fn table_rows(
             Cell::Static(s.proto.name()),
             Cell::Endpoint(s.local, Some(s.local_port)),
             remote_cell(s.remote, Some(s.remote_port), attributed.remote(row).into()),
-            Cell::Static(s.state.name()),
+            Cell::Static(s.shown_state().name()),
             Cell::Timer(s.timer, s.expires_ms),
         ]
     };
@@ -73,11 +76,13 @@ fn namespace_cell(namespace: Option<&str>, in_host: bool) -> Cell<'_> {
 }
 
 /// The container's name, else its short id, else `(pod)` for a pod's
-/// socket no process holds: any of the pod's containers may have made it.
+/// socket no process holds: any of the pod's containers may have made it;
+/// `(kernel)` for a socket the kernel holds.
 fn container_cell<'a>(owner: &Owner<'a>) -> Cell<'a> {
     match (owner.container, owner.container_id) {
         (Some(name), _) => Cell::name(Some(name)),
         (None, Some(id)) => Cell::name(Some(short_id(id))),
+        (None, None) if owner.attribution == Attribution::Kernel => Cell::Static(KERNEL),
         (None, None) if owner.attribution == Attribution::Netns && owner.pod.is_some() => {
             Cell::Static("(pod)")
         }
@@ -140,6 +145,7 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
         group.container_id,
         netns,
         group.pod_level,
+        group.kernel,
         host_netns,
     );
     [
@@ -174,7 +180,8 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
 /// The NAMESPACE, POD and CONTAINER cells of a group of sockets (a row
 /// of a view that counts them): `*` where its sockets differ, `(host)` for
 /// the node's own namespace, `(netns N)` where nothing names the owner,
-/// `(pod)` for a pod's sockets that no process holds.
+/// `(pod)` for a pod's sockets that no process holds, `(kernel)` for the
+/// kernel's own.
 pub(super) fn owner_cells<'a>(
     namespace: Field<&'a str>,
     pod: Field<&'a str>,
@@ -182,6 +189,7 @@ pub(super) fn owner_cells<'a>(
     container_id: Field<&'a str>,
     netns: Option<NetnsId>,
     pod_level: bool,
+    kernel: bool,
     host_netns: Option<u64>,
 ) -> [Cell<'a>; 3] {
     let namespace = match namespace {
@@ -204,6 +212,7 @@ pub(super) fn owner_cells<'a>(
         (Field::One(name), _) => Cell::name(Some(name)),
         (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
         (Field::Absent, Field::Absent) if pod_level => Cell::Static("(pod)"),
+        (Field::Absent, Field::Absent) if kernel => Cell::Static(KERNEL),
         (Field::Absent, Field::Absent) => Cell::Static(DASH),
         _ => Cell::Static(SEVERAL),
     };
@@ -276,7 +285,7 @@ pub(super) const BUDGET_HEADER: [&str; 12] = [
 /// PROTO only when a budget is not TCP, SOURCES only when one has some.
 pub(super) fn budget_columns_shown(budgets: &[&Budget<'_>]) -> [bool; 12] {
     let mut shown = [true; 12];
-    shown[4] = budgets.iter().any(|b| b.proto != Some("tcp"));
+    shown[4] = budgets.iter().any(|b| b.proto != Some(Transport::Tcp));
     shown[11] = budgets.iter().any(|b| b.sources.is_some());
     shown
 }
@@ -306,7 +315,7 @@ pub(super) fn budget_cells<'a>(b: &Budget<'a>, host_netns: Option<u64>) -> [Cell
         pod,
         Cell::name(b.container),
         scope,
-        Cell::Static(b.proto.unwrap_or(DASH)),
+        Cell::Static(b.proto.map_or(DASH, |p| p.name())),
         b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
         b.dst_addr.map_or(Cell::Static(DASH), |ip| {
             let named = Named {
@@ -337,12 +346,11 @@ fn budget_namespace<'a>(budget: &Budget<'a>, host_netns: Option<u64>) -> Cell<'a
 /// How many sources are named one by one; the rest are counted.
 const SOURCES_SHOWN: usize = 3;
 
-/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, most first.
+/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, in the
+/// row's order: most first.
 fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
-    let mut sorted: Vec<&Source> = sources.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.src_addr.cmp(&b.src_addr)));
     let mut text = String::new();
-    for source in sorted.iter().take(SOURCES_SHOWN) {
+    for source in sources.iter().take(SOURCES_SHOWN) {
         let sep = if text.is_empty() { "" } else { " " };
         let who = match (source.namespace, source.pod) {
             (Some(ns), Some(pod)) => format!("{}/{}", for_terminal(ns), for_terminal(pod)),
@@ -350,8 +358,8 @@ fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
         };
         let _ = write!(text, "{sep}{who}={}", source.count);
     }
-    if sorted.len() > SOURCES_SHOWN {
-        let _ = write!(text, " +{} more", sorted.len() - SOURCES_SHOWN);
+    if sources.len() > SOURCES_SHOWN {
+        let _ = write!(text, " +{} more", sources.len() - SOURCES_SHOWN);
     }
     Cell::Owned(text)
 }

@@ -6,7 +6,9 @@ traffic and TIME_WAITs in each, then the built binary run against them and
 every socket's owner compared with the kernel's tables and with what the test
 built. Python 3 standard library only.
 
-Usage: run.py BINARY          run everything (root; docker, containerd, podman)
+Usage: run.py BINARY          run everything (root; docker, containerd, podman), then
+                              the --ports scenario of ports.py, the remote-names
+                              scenario of names.py and the UDP scenario of udp.py
        run.py --setup-only    build and check the fixtures only, no binary
        run.py --self-test     run every check against oracle.py, a stand-in that
                               answers from what the test knows, to test the checks
@@ -30,12 +32,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import checks  # noqa: E402
 import kernel  # noqa: E402
+import names  # noqa: E402
+import portnode  # noqa: E402
+import ports  # noqa: E402
 import pods  # noqa: E402
+import udp  # noqa: E402
 import watch  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
+    CTR_IMAGE,
     IMAGE,
     PODMAN_GLOBAL,
+    PODMAN_IMAGE,
     PREFIX,
     Cleanup,
     CommandError,
@@ -486,6 +494,36 @@ class E2E:
         self.check("DOCKER_HOST=unix:///nonexistent: a warning naming the socket, exit 0", problems)
 
 
+def port_budgets(binary, report):
+    """The --ports scenario (ports.py): its own node, pods and NAT, next to this run's
+    fixtures, on this run's images."""
+    reasons = ports.missing_tools()
+    if "--ports" not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} --help does not list --ports")
+    if reasons:
+        if ci_mode():
+            report.check("ports: prerequisites, and CI never skips", reasons)
+        else:
+            print("SKIP ports scenario: " + "; ".join(reasons), flush=True)
+        return
+    ports.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
+
+
+def remote_names(binary, report):
+    """The remote-names scenario (names.py): its own port-budget node, pods, Services
+    and stand-in Kubernetes API, on this run's images."""
+    reasons = names.missing_tools()
+    if "--kube" not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} --help does not list --kube")
+    if reasons:
+        if ci_mode():
+            report.check("names: prerequisites, and CI never skips", reasons)
+        else:
+            print("SKIP names scenario: " + "; ".join(reasons), flush=True)
+        return
+    names.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
+
+
 def first_difference(a, b):
     for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines())):
         if x != y:
@@ -598,6 +636,9 @@ def main(argv):
             ) + (() if self_test else (e2e.record_replay, e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
             if not self_test:
+                port_budgets(binary, report)
+                remote_names(binary, report)
+                udp.scenario(binary, report, fx, workloads, cleanup)
                 watch.WatchE2E(binary, report, fx).run_all()
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
