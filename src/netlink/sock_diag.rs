@@ -69,7 +69,7 @@ fn dump_request(states: StateSet) -> Request {
 /// Appends the socket one data message describes, if it is one: messages
 /// of other types carry no socket, and a state [`TcpState`] does not know
 /// can only come from a kernel that reports states beyond the mask asked.
-fn parse_message(message: &Message<'_>, out: &mut Vec<Socket>) -> Result<(), Malformed> {
+pub fn parse_message(message: &Message<'_>, out: &mut Vec<Socket>) -> Result<(), Malformed> {
     if message.kind != TCPDIAG_GETSOCK {
         return Ok(());
     }
