@@ -34,7 +34,8 @@ check-release: release
 e2e: release
 	python3 tests/e2e/run.py $(BIN)
 
-# Timed next to ss, and next to cnetstat 0.1 (BASELINE_REV) built from git.
+# Timed next to ss, and next to cnetstat 0.1 (BASELINE_REV) built from git; then UDP's
+# cost next to TCP's (bench/udp.py).
 BASELINE_REV := bb95f20
 BASELINE_DIR := target/baseline-$(BASELINE_REV)
 BASELINE_BIN := $(BASELINE_DIR)/target/$(MUSL)/release/cnetstat
@@ -46,6 +47,7 @@ $(BASELINE_BIN):
 
 bench: release $(BASELINE_BIN)
 	python3 bench/run.py $(BIN) --baseline $(BASELINE_BIN) $(BENCH_ARGS)
+	python3 bench/udp.py $(BIN) $(BENCH_UDP_ARGS)
 
 # Fuzzing (fuzz/README.md): every parser's cargo-fuzz target in turn, on a
 # corpus seeded from testdata/ plus fuzz/regressions/. Fails on any crash.

@@ -78,7 +78,13 @@ printf '%s' "$id" | seed ids container-id
 printf '%s' "$uid" | seed ids pod-uid
 printf '6c1f6b9a0e2d4c53a8d2d0b8f5e7c911' | seed ids static-pod-uid
 
-for f in "$testdata"/sock_diag/*.bin; do seed sock_diag "$(basename "$f")" <"$f"; done
+# sock_diag: byte 0 the dump (0: TCP, 1: UDP), then one datagram.
+for f in "$testdata"/sock_diag/dump-*.bin; do
+  { printf '\000'; cat "$f"; } | seed sock_diag "$(basename "$f")"
+done
+for f in "$testdata"/sock_diag/udp*.bin; do
+  { printf '\001'; cat "$f"; } | seed sock_diag "$(basename "$f")"
+done
 
 for f in "$testdata"/snapshots/*.json; do seed record "$(basename "$f")" <"$f"; done
 

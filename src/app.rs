@@ -61,6 +61,8 @@ fn show(view: &View, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()
         .filter
         .owner
         .unknown_names(snapshot, &attributed.owners)
+        .into_iter()
+        .chain(view.filter.unread_protocols(snapshot))
     {
         diag::note(&line);
     }

@@ -11,19 +11,24 @@ use crate::analyze::summary::Key;
 use crate::model::{StateSet, TcpState};
 
 pub const HELP: &str = "\
-cnetstat: every TCP socket of every network namespace on this node, with the
-Kubernetes namespace, pod and container that owns it.
+cnetstat: every TCP and UDP socket of every network namespace on this node,
+with the Kubernetes namespace, pod and container that owns it.
 
 Usage: cnetstat [OPTIONS]
 
-Which sockets (default: every state but LISTEN, as netstat):
-  -a, --all                 Also show listening sockets
+Which sockets (default: TCP, every state but LISTEN, as netstat):
+  -t, --tcp                 TCP sockets (the default, unless -u is given)
+  -u, --udp                 UDP sockets; -t -u: both
+  -a, --all                 Also show listening sockets: TCP's LISTEN and
+                            UDP's UNCONN (unconnected)
   -l, --listening           Show only listening sockets
       --state LIST          Only these states, comma-separated: established,
                             syn-sent, syn-recv, fin-wait-1, fin-wait-2,
                             time-wait, close, close-wait, last-ack, listen,
-                            closing (ss and kernel spellings), or ss's
-                            groups: connected, synchronized, bucket, big, all
+                            closing, unconn (UDP's unconnected, the
+                            kernel's close) (ss and kernel spellings), or
+                            ss's groups: connected, synchronized, bucket,
+                            big, all
       --namespace NS        Only sockets of this Kubernetes namespace
       --pod POD             Only sockets of this pod
       --container NAME      Only sockets of this container (its name, or
@@ -49,9 +54,11 @@ Output:
                             state (implies --summary)
       --top N               Keep only the first N summary groups or rows
       --ports               Port budgets instead of sockets: how full each
-                            namespace's ephemeral ports are per destination,
-                            the node's SNAT ports per destination, and the
-                            conntrack tables' counters, fullest first
+                            namespace's ephemeral ports are per destination
+                            (TCP) and in all (UDP), the node's SNAT ports
+                            per destination, and the conntrack tables'
+                            counters, fullest first; TCP and UDP unless -t
+                            or -u picks one
       --snat-ports N        Also each destination's budget of N ports at a
                             NAT outside the node (a cloud load balancer's
                             per-node allocation; implies --ports)
@@ -117,6 +124,9 @@ impl From<OsString> for FileArg {
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Args {
+    /// `-t` and `-u` as given; config.rs picks the default for the view.
+    pub tcp: bool,
+    pub udp: bool,
     pub states: StateSet,
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -176,6 +186,8 @@ where
     let mut listening = false;
     let mut states: Option<StateSet> = None;
     let mut parsed = Args {
+        tcp: false,
+        udp: false,
         states: StateSet::ALL,
         namespace: None,
         pod: None,
@@ -201,6 +213,8 @@ where
     let mut backend_given = false;
     while let Some(arg) = parser.next()? {
         match arg {
+            Short('t') | Long("tcp") => parsed.tcp = true,
+            Short('u') | Long("udp") => parsed.udp = true,
             Short('a') | Long("all") => all = true,
             Short('l') | Long("listening") => listening = true,
             Long("state") => states = Some(parse_states(&text_value(&mut parser, "--state")?)?),
@@ -300,7 +314,10 @@ where
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let listen = StateSet(TcpState::Listen.bit());
+    // As ss: listening sockets are TCP's LISTEN and UDP's UNCONN (the
+    // kernel's CLOSE, a state no other dumped socket is in but a
+    // bound-only TCP socket of a recording).
+    let listening_states = StateSet::LISTENING;
     parsed.states = match (states, all, listening) {
         (Some(_), true, _) | (Some(_), _, true) | (None, true, true) => {
             return Err(UsageError(
@@ -309,8 +326,8 @@ where
         }
         (Some(states), false, false) => states,
         (None, true, false) => StateSet::ALL,
-        (None, false, true) => listen,
-        (None, false, false) => StateSet(StateSet::ALL.0 & !listen.0),
+        (None, false, true) => listening_states,
+        (None, false, false) => StateSet(StateSet::ALL.0 & !listening_states.0),
     };
     if parsed.ports && parsed.summary {
         return Err(UsageError(
@@ -388,12 +405,18 @@ fn state_group(word: &str) -> Option<u32> {
 }
 
 /// Accepts the kernel's names (TIME_WAIT) and ss's (time-wait), any case,
-/// and ss's groups of states.
+/// and ss's groups of states. UNCONN, ss's name for an unconnected UDP
+/// socket (`unconnected` in its filters), is the kernel's CLOSE.
 pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
     let mut set = StateSet(0);
     for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        if let Some(group) = state_group(&word.to_ascii_lowercase()) {
+        let lower = word.to_ascii_lowercase();
+        if let Some(group) = state_group(&lower) {
             set.0 |= group;
+            continue;
+        }
+        if matches!(lower.as_str(), "unconn" | "unconnected") {
+            set.0 |= TcpState::Close.bit();
             continue;
         }
         let wanted: String = word
@@ -406,8 +429,8 @@ pub fn parse_states(list: &str) -> Result<StateSet, UsageError> {
             .find(|s| s.name().replace('_', "") == wanted)
             .ok_or_else(|| {
                 UsageError(format!(
-                    "unknown TCP state '{word}' in --state (try time-wait, established, listen, \
-                     connected, …)"
+                    "unknown state '{word}' in --state (try time-wait, established, listen, \
+                     unconn, connected, …)"
                 ))
             })?;
         set.0 |= state.bit();
@@ -439,6 +462,13 @@ mod tests {
     fn default_is_every_state_but_listen_as_a_table() {
         let config = run(&[]).unwrap();
         assert!(!config.states.contains(TcpState::Listen));
+        // UDP's UNCONN is a listening state too.
+        assert!(!config.states.contains(TcpState::Close));
+        assert_eq!(
+            (config.tcp, config.udp),
+            (false, false),
+            "config.rs picks the protocols"
+        );
         assert!(config.states.contains(TcpState::TimeWait));
         assert!(config.states.contains(TcpState::Established));
         assert_eq!(config.format, Format::Table);
@@ -452,10 +482,36 @@ mod tests {
     fn all_and_listening() {
         assert_eq!(run(&["-a"]).unwrap().states, StateSet::ALL);
         assert_eq!(
-            run(&["--listening"]).unwrap().states,
-            StateSet(TcpState::Listen.bit())
+            run(&["--listening"]).unwrap().states.0,
+            TcpState::Listen.bit() | TcpState::Close.bit()
         );
         assert!(run(&["-a", "-l"]).is_err());
+    }
+
+    #[test]
+    fn tcp_and_udp_flags_combine_as_ss_s() {
+        let both = run(&["-tua"]).unwrap();
+        assert_eq!(
+            (both.tcp, both.udp, both.states),
+            (true, true, StateSet::ALL)
+        );
+        let udp = run(&["--udp"]).unwrap();
+        assert_eq!((udp.tcp, udp.udp), (false, true));
+        assert_eq!(
+            udp.states.0,
+            StateSet::ALL.0 & !(TcpState::Listen.bit() | TcpState::Close.bit())
+        );
+        let tcp = run(&["-t"]).unwrap();
+        assert_eq!((tcp.tcp, tcp.udp), (true, false));
+        for spelling in ["unconn", "UNCONN", "unconnected", "close"] {
+            assert_eq!(
+                run(&["-u", "--state", spelling]).unwrap().states.0,
+                TcpState::Close.bit(),
+                "{spelling}"
+            );
+        }
+        let err = run(&["--state", "unconected"]).unwrap_err().to_string();
+        assert!(err.contains("unknown state 'unconected'"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::cli::{Args, Backend, FileArg, Format};
 use crate::collect::network::Parts;
 use crate::collect::read_netns::TableReader;
 use crate::collect::Plan;
-use crate::model::{StateSet, TcpState};
+use crate::model::{Protocols, StateSet};
 use crate::names::kube_api::KubeSource;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -79,8 +79,17 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             timers: args.timers,
         }
     };
+    // -t and -u pick protocols as in ss; without either, sockets are TCP's
+    // (as ss and the original show them), and port budgets both
+    // protocols', since UDP (DNS) spends ports and SNAT entries as TCP does.
+    let protocols = match (args.tcp, args.udp, &show) {
+        (false, false, Show::Ports { .. }) => Protocols::BOTH,
+        (false, false, _) => Protocols::TCP,
+        (tcp, udp, _) => Protocols { tcp, udp },
+    };
     let view = View {
         filter: Filter {
+            protocols,
             states: args.states,
             owner: OwnerFilter {
                 namespace: args.namespace,
@@ -105,20 +114,25 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             let live = is_live_procfs(&proc_dir);
             // A recording holds the whole node; port budgets need every
             // socket that holds a port; a view asks the kernel for what it
-            // shows, and for the listeners, which tell inbound sockets
-            // from outbound ones.
+            // shows, and for the listening sockets (TCP's LISTEN, UDP's
+            // UNCONN), which tell inbound sockets from outbound ones.
             let recording = args.record.is_some();
             let shown = view.filter.states;
             let (states, owners_for) = match view.show {
                 _ if recording => (StateSet::EVERY, StateSet::EVERY),
                 Show::Ports { .. } => (StateSet::EVERY, shown),
-                _ => (StateSet(shown.0 | TcpState::Listen.bit()), shown),
+                _ => (StateSet(shown.0 | StateSet::LISTENING.0), shown),
             };
             Source::Live(Plan {
                 reader: choose_reader(args.backend, live, &mut notes),
                 proc_dir,
                 root,
                 live,
+                protocols: if recording {
+                    Protocols::BOTH
+                } else {
+                    view.filter.protocols
+                },
                 states,
                 owners_for,
                 // A recorded tree has no namespaces to enter.

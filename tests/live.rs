@@ -590,3 +590,127 @@ fn processes_and_namespaces_that_vanish_mid_scan_are_no_warning() {
         }
     }
 }
+
+/// An unconnected UDP socket on 127.0.0.1:7100, one connected to it, and a
+/// dual-stack unconnected one on [::]:7101.
+const HOLD_UDP: &str = r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 7100))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 7100))
+d = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); d.bind(("::", 7101))
+print(c.getsockname()[1], flush=True)
+time.sleep(120)
+"#;
+
+/// A VXLAN device, up: its UDP socket on 0.0.0.0:4789 is the kernel's.
+fn add_vxlan(ns: &Netns) {
+    let link = ["-n", &ns.name, "link", "add", "vx0", "type", "vxlan"];
+    run(
+        "ip",
+        &[&link[..], &["id", "42", "dstport", "4789"]].concat(),
+    );
+    run("ip", &["-n", &ns.name, "link", "set", "vx0", "up"]);
+}
+
+#[test]
+fn udp_both_backends_agree_and_the_vxlan_socket_is_the_kernels() {
+    if !can_run("udp_both_backends_agree_and_the_vxlan_socket_is_the_kernels") {
+        return;
+    }
+    let held = Netns::new();
+    add_vxlan(&held);
+    let (child, client_port) = held.python(HOLD_UDP);
+    let _child = Killed(child);
+    let client_port: u64 = client_port.parse().unwrap();
+
+    let (by_proc, _) = cnetstat(&["-u", "-a", "--format", "json", "--backend", "proc"]);
+    let (by_netlink, _) = cnetstat(&["-u", "-a", "--format", "json", "--backend", "netlink"]);
+    let rows = rows_of(&by_proc, held.inode());
+    assert_eq!(rows, rows_of(&by_netlink, held.inode()));
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    let find = |proto: &str, port: u64| {
+        rows.iter()
+            .find(|r| r["proto"] == proto && r["local_port"] == port)
+            .unwrap_or_else(|| panic!("no {proto} {port}: {rows:#?}"))
+    };
+    let server = find("udp", 7100);
+    assert_eq!(
+        (&server["state"], &server["process"], &server["attribution"]),
+        (
+            &Value::from("UNCONN"),
+            &Value::from("python3"),
+            &Value::from("process")
+        )
+    );
+    let client = find("udp", client_port);
+    assert_eq!(
+        (&client["state"], &client["remote_port"]),
+        (&Value::from("ESTABLISHED"), &Value::from(7100))
+    );
+    assert_eq!(client["pid"], server["pid"]);
+    assert_eq!(find("udp6", 7101)["state"], "UNCONN");
+    let vxlan = find("udp", 4789);
+    assert_eq!(vxlan["attribution"], "kernel");
+    assert_eq!(
+        (&vxlan["pid"], &vxlan["state"]),
+        (&Value::Null, &Value::from("UNCONN"))
+    );
+    assert_ne!(vxlan["inode"], 0);
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+
+    // Without -a only the connected socket; -l only the unconnected ones;
+    // without -u no UDP at all.
+    let (default, _) = cnetstat(&["-u", "--format", "json"]);
+    let default = rows_of(&default, held.inode());
+    assert_eq!(default.len(), 1, "{default:#?}");
+    assert!(default.iter().all(|r| r.contains("\"ESTABLISHED\"")));
+    let (listening, _) = cnetstat(&["-u", "-l", "--format", "json"]);
+    assert_eq!(rows_of(&listening, held.inode()).len(), 3);
+    let (tcp, _) = cnetstat(&["-a", "--format", "json"]);
+    assert!(rows_of(&tcp, held.inode()).is_empty());
+}
+
+#[test]
+fn where_udp_dumps_fail_too_the_text_tables_answer_and_one_line_says_so() {
+    if !can_run("where_udp_dumps_fail_too_the_text_tables_answer_and_one_line_says_so") {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIP: needs strace to make socket(2) fail");
+        return;
+    }
+    let held = Netns::new();
+    let (tcp_child, _) = held.python(HOLD_SOCKETS);
+    let _tcp_child = Killed(tcp_child);
+    let (udp_child, _) = held.python(HOLD_UDP);
+    let _udp_child = Killed(udp_child);
+    let (expected, _) = cnetstat(&["-t", "-u", "-a", "--format", "json", "--backend", "proc"]);
+    let (rows, stderr) = wrapped(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=socket:error=EAFNOSUPPORT",
+        ],
+        &["-t", "-u", "-a", "--format", "json", "--backend", "netlink"],
+    );
+    // The TCP dump and both UDP families' failed: one line.
+    assert_eq!(
+        stderr.matches("sock_diag netlink failed").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("and 2 other dumps"), "{stderr}");
+    assert_eq!(
+        rows_of(&rows, held.inode()),
+        rows_of(&expected, held.inode())
+    );
+    // 4 TCP (HOLD_SOCKETS) and 3 UDP.
+    assert_eq!(rows_of(&rows, held.inode()).len(), 7);
+}

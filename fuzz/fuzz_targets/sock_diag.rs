@@ -1,9 +1,12 @@
 //! sock_diag netlink replies: `netlink::sock_diag::parse_message` on each
 //! data message of one datagram, walked by `netlink::message::walk_answer`
-//! as `dump_tcp` walks them.
+//! as `dump_tcp` and `dump_udp` walk them.
 //!
-//! Asserts: no panic; each socket's addresses are of its protocol's
-//! family; a `Malformed` points into the message it is about (or, for a
+//! Input: byte 0 chooses the dump (even: TCP's TCPDIAG_GETSOCK replies,
+//! odd: UDP's SOCK_DIAG_BY_FAMILY replies), the rest is one datagram.
+//!
+//! Asserts: no panic; each socket is of the dump's transport and its
+//! addresses of its protocol's family; a `Malformed` points into the message it is about (or, for a
 //! bad header, at a byte of the datagram); the sockets found, encoded
 //! again as `inet_diag_msg` replies (with the cgroup id attribute when
 //! there is one) and followed by `NLMSG_DONE`, parse back to the same
@@ -12,38 +15,41 @@
 
 use std::net::IpAddr;
 
-use cnetstat::model::{Proto, Socket};
-use cnetstat::netlink::sock_diag::parse_message;
+use cnetstat::model::{Socket, Transport};
+use cnetstat::netlink::sock_diag::{parse_message, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK};
 use cnetstat_fuzz::netlink::{done, message, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
 
-/// linux/inet_diag.h: replies to a TCPDIAG_GETSOCK dump carry its type.
-const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_CGROUP_ID: u16 = 21;
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&selector, data)) = data.split_first() else {
+        return;
+    };
+    let (reply, transport) = match selector % 2 {
+        0 => (TCPDIAG_GETSOCK, Transport::Tcp),
+        _ => (SOCK_DIAG_BY_FAMILY, Transport::Udp),
+    };
     let mut sockets = Vec::new();
     // A kernel error ends the walk too; the sockets before it stand.
-    let _ = walk(data, |m| parse_message(m, &mut sockets));
+    let _ = walk(data, |m| parse_message(m, reply, transport, &mut sockets));
     for socket in &sockets {
-        assert_eq!(socket.local.is_ipv4(), socket.proto == Proto::Tcp);
-        assert_eq!(socket.remote.is_ipv4(), socket.proto == Proto::Tcp);
+        assert_eq!(socket.proto.transport(), transport);
+        assert_eq!(socket.local.is_ipv6(), socket.proto.is_ipv6());
+        assert_eq!(socket.remote.is_ipv6(), socket.proto.is_ipv6());
     }
 
-    let mut datagram: Vec<u8> = sockets.iter().flat_map(encode).collect();
+    let mut datagram: Vec<u8> = sockets.iter().flat_map(|s| encode(s, reply)).collect();
     datagram.extend_from_slice(&done());
     let mut again = Vec::new();
-    let progress = walk(&datagram, |m| parse_message(m, &mut again)).unwrap();
+    let progress = walk(&datagram, |m| parse_message(m, reply, transport, &mut again)).unwrap();
     assert!(progress.done);
     assert_eq!(again, sockets);
 });
 
 /// One reply message as the kernel's inet_sk_diag_fill writes it.
-fn encode(s: &Socket) -> Vec<u8> {
-    let family = match s.proto {
-        Proto::Tcp => libc::AF_INET,
-        Proto::Tcp6 => libc::AF_INET6,
-    };
+fn encode(s: &Socket, reply: u16) -> Vec<u8> {
+    let family = if s.proto.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
     let mut msg = vec![family as u8, s.state as u8, s.timer as u8, s.retransmits];
     msg.extend_from_slice(&s.local_port.to_be_bytes());
     msg.extend_from_slice(&s.remote_port.to_be_bytes());
@@ -67,5 +73,5 @@ fn encode(s: &Socket) -> Vec<u8> {
     if s.cgroup_id != 0 {
         attrs.add(INET_DIAG_CGROUP_ID, &s.cgroup_id.to_ne_bytes());
     }
-    message(TCPDIAG_GETSOCK, &msg, attrs).expect("a socket's reply fits its lengths")
+    message(reply, &msg, attrs).expect("a socket's reply fits its lengths")
 }

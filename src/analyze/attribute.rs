@@ -4,18 +4,22 @@
 //! attributed to whoever owns its network namespace: the pod whose sandbox
 //! spec names it or whose processes live in it; the host namespace is shared
 //! by host daemons and hostNetwork pods, so ownerless sockets there stay
-//! unattributed. Pure: a function of the snapshot.
+//! unattributed. A socket with an inode that no process holds, where every
+//! process that could hold it was read, is the kernel's own (a VXLAN or
+//! WireGuard device's). Pure: a function of the snapshot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::remote::{self, Remote};
-use crate::model::{NetnsId, PodInfo, Process, Runtime, Snapshot, Socket};
+use crate::model::{NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning};
 
 /// How a socket's owner was found: the one list every view shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attribution {
     Process,
     Netns,
+    /// No process holds it, and none could: the kernel made it for itself.
+    Kernel,
     None,
 }
 
@@ -24,6 +28,7 @@ impl Attribution {
         match self {
             Attribution::Process => "process",
             Attribution::Netns => "netns",
+            Attribution::Kernel => "kernel",
             Attribution::None => "none",
         }
     }
@@ -90,6 +95,8 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
     let mut owners: Vec<Owner<'_>> = vec![Owner::NONE];
     let mut process_owner: HashMap<u32, u32> = HashMap::new();
     let mut netns_owner: HashMap<NetnsId, u32> = HashMap::new();
+    let mut kernel_owner: HashMap<NetnsId, u32> = HashMap::new();
+    let kernel = KernelHeld::of(snapshot);
     let socket_owners = &snapshot.socket_owners.0;
     let mut rows = Vec::with_capacity(snapshot.namespaces.iter().map(|ns| ns.sockets.len()).sum());
     for ns in &snapshot.namespaces {
@@ -102,6 +109,12 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
                     owners.push(process_owner_of(snapshot, pid));
                     (owners.len() - 1) as u32
                 }),
+                None if kernel.holds(ns.id, socket) => {
+                    *kernel_owner.entry(ns.id).or_insert_with(|| {
+                        owners.push(kernel_owner_of(snapshot, ns.id));
+                        (owners.len() - 1) as u32
+                    })
+                }
                 None => *netns_owner.entry(ns.id).or_insert_with(|| {
                     match namespace_owner(snapshot, ns.id) {
                         Some(owner) => {
@@ -127,6 +140,69 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
     };
     remote::name_rows(snapshot, &mut attributed);
     attributed
+}
+
+/// Which sockets no process holds because the kernel does. The kernel makes
+/// a VXLAN or WireGuard device's UDP socket, or an NFS server's, with no
+/// file: it has an inode, and no `fd/` link names it. A process whose open
+/// files could not be read holds sockets that look the same, so a socket
+/// with an inode and no holder is the kernel's only where its holder was
+/// looked for (its state was one the fd scan wanted, and the scan listed
+/// the processes after the tables were read) and no process of its
+/// namespace went unread. Where no process at all went unread this is
+/// exact; else it leaves one case: a process elsewhere, unread, holding a
+/// socket made in this namespace (setns() after socket(), a descriptor
+/// passed over a Unix socket). Sockets in flight in a Unix socket's queue,
+/// and those of a thread with a file table of its own, look the kernel's
+/// too.
+struct KernelHeld {
+    looked_for: StateSet,
+    /// Namespaces with a process whose open files went unread; None where
+    /// the snapshot cannot say which (a recording older than the mark,
+    /// whose warning counts some): then no socket is the kernel's.
+    unread_in: Option<HashSet<NetnsId>>,
+}
+
+impl KernelHeld {
+    fn of(snapshot: &Snapshot) -> KernelHeld {
+        let unread: Vec<&Process> = snapshot.processes.iter().filter(|p| p.fds_unread).collect();
+        let counted: u64 = snapshot
+            .warnings
+            .iter()
+            .map(|warning| match warning {
+                Warning::ProcessesUnreadable { fd_tables, .. } => u64::from(*fd_tables),
+                _ => 0,
+            })
+            .sum();
+        KernelHeld {
+            looked_for: snapshot.owners_for,
+            unread_in: (unread.len() as u64 == counted)
+                .then(|| unread.iter().map(|p| p.netns).collect()),
+        }
+    }
+
+    /// For a socket no process was found to hold.
+    fn holds(&self, netns: NetnsId, socket: &Socket) -> bool {
+        socket.inode != 0
+            && self.looked_for.contains(socket.state)
+            && self
+                .unread_in
+                .as_ref()
+                .is_some_and(|unread| !unread.contains(&netns))
+    }
+}
+
+/// The kernel's socket keeps the namespace's pod, whose network it is in,
+/// and names no container.
+fn kernel_owner_of(snapshot: &Snapshot, netns: NetnsId) -> Owner<'_> {
+    let owner = namespace_owner(snapshot, netns).unwrap_or(Owner::NONE);
+    Owner {
+        namespace: owner.namespace,
+        pod: owner.pod,
+        runtime: owner.runtime,
+        attribution: Attribution::Kernel,
+        ..Owner::NONE
+    }
 }
 
 fn process_owner_of(snapshot: &Snapshot, pid: u32) -> Owner<'_> {
@@ -237,7 +313,9 @@ fn pod_owner(pod: &PodInfo, runtime: Option<Runtime>) -> Owner<'_> {
 mod tests {
     use super::*;
     use crate::model::testing;
-    use crate::model::{Catalog, CgroupRef, ContainerInfo, NetnsSnapshot, SocketOwners, TcpState};
+    use crate::model::{
+        Catalog, CgroupRef, ContainerInfo, NetnsSnapshot, SocketOwners, TcpState, Warning,
+    };
     use std::collections::BTreeMap;
 
     const HOST: u64 = 4026531840;
@@ -264,6 +342,7 @@ mod tests {
             comm: comm.into(),
             netns: NetnsId::Inode(netns),
             cgroup,
+            fds_unread: false,
         }
     }
 
@@ -357,7 +436,8 @@ mod tests {
                 vec![
                     socket(TcpState::Established, 1011, 11),
                     socket(TcpState::TimeWait, 1012, 0),
-                    // Held by a process that exited after the fd scan.
+                    // An inode no process holds, and every process was
+                    // read: the kernel's (a VXLAN device's, say).
                     socket(TcpState::Established, 1013, 12),
                 ],
             ),
@@ -407,7 +487,13 @@ mod tests {
                     }
                 ),
                 (1012, expect_pod_netns.clone()),
-                (1013, expect_pod_netns),
+                (
+                    1013,
+                    Owner {
+                        attribution: Attribution::Kernel,
+                        ..expect_pod_netns
+                    }
+                ),
                 (
                     2021,
                     Owner {
@@ -450,6 +536,72 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// The attribution of the socket on port 1013 (an inode no process
+    /// holds, in the pod's namespace) and of one like it on the host.
+    fn unheld(mut snapshot: Snapshot) -> (Attribution, Attribution) {
+        snapshot.namespaces = namespaces();
+        snapshot.namespaces[2].sockets.push(socket(TcpState::Listen, 3034, 34));
+        let attributed = attribute(&snapshot);
+        let of = |port: u16| {
+            let row = attributed.rows.iter().find(|r| r.socket.local_port == port).unwrap();
+            attributed.owner(row).attribution
+        };
+        (of(1013), of(3034))
+    }
+
+    fn node() -> Snapshot {
+        Snapshot {
+            host_netns: Some(HOST),
+            processes: processes(),
+            socket_owners: SocketOwners(HashMap::from([(11, 101), (21, 200), (31, 1)])),
+            catalog: catalog(),
+            ..testing::snapshot()
+        }
+    }
+
+    fn unread_open_files(count: u32) -> Warning {
+        Warning::ProcessesUnreadable {
+            ns_links: 0,
+            fd_tables: count,
+            processes: 4,
+            first: "/proc/1/fd: Permission denied".into(),
+        }
+    }
+
+    #[test]
+    fn an_inode_no_process_holds_is_the_kernels_only_where_no_process_of_its_namespace_went_unread() {
+        use Attribution::{Kernel, Netns, None as Nobody};
+        // Every process read: both are the kernel's; the host's has no pod.
+        assert_eq!(unheld(node()), (Kernel, Kernel));
+        let mut snapshot = node();
+        snapshot.namespaces = namespaces();
+        snapshot.namespaces[2].sockets.push(socket(TcpState::Listen, 3034, 34));
+        let attributed = attribute(&snapshot);
+        let row = attributed.rows.iter().find(|r| r.socket.local_port == 3034).unwrap();
+        let host = attributed.owner(row);
+        assert_eq!((host.namespace, host.pod, host.pid), (None, None, None));
+        // PID 1's open files unread (these build machines): it may hold
+        // the host's socket, not the pod's.
+        let mut snapshot = node();
+        snapshot.processes[0].fds_unread = true;
+        snapshot.warnings.push(unread_open_files(1));
+        assert_eq!(unheld(snapshot), (Kernel, Nobody));
+        // The pod's app unread: its namespace's socket may be the app's.
+        let mut snapshot = node();
+        snapshot.processes[2].fds_unread = true;
+        snapshot.warnings.push(unread_open_files(1));
+        assert_eq!(unheld(snapshot), (Netns, Kernel));
+        // A recording that counts an unread process but marks none: which
+        // namespace it was in is unknown, so neither is the kernel's.
+        let mut snapshot = node();
+        snapshot.warnings.push(unread_open_files(1));
+        assert_eq!(unheld(snapshot), (Netns, Nobody));
+        // A state whose holders were not looked for says nothing.
+        let mut snapshot = node();
+        snapshot.owners_for = StateSet(TcpState::TimeWait.bit());
+        assert_eq!(unheld(snapshot), (Netns, Nobody));
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! port its namespace listens on was accepted there (inbound: its remote
 //! end is a client, whose ephemeral port says nothing); any other socket
 //! was connected from here (outbound: its local port is the ephemeral one).
+//! For UDP, an unconnected socket is the listener: a UDP socket on a port
+//! its namespace has an unconnected socket on is inbound (a server's
+//! socket, or one it connected to a client from its own port), any other
+//! outbound.
 
 use std::collections::HashSet;
 
-use crate::model::{NetnsId, Snapshot, Socket, TcpState};
+use crate::model::{NetnsId, Snapshot, Socket, Transport};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Direction {
@@ -24,13 +28,15 @@ impl Direction {
     }
 }
 
-/// The ports each namespace listens on. IPv4 and IPv6 share TCP's port
-/// space, so a port is one whatever the family of its listener.
-pub struct Listening(HashSet<(NetnsId, u16)>);
+/// The ports each namespace listens on, per transport: TCP and UDP are
+/// separate port spaces, and IPv4 and IPv6 share each, so a port is one
+/// whatever the family of its listener.
+pub struct Listening(HashSet<(NetnsId, Transport, u16)>);
 
 impl Listening {
-    /// Every snapshot holds its listeners, whatever states a view shows
-    /// (config.rs asks for LISTEN always), so this never depends on the view.
+    /// Every snapshot holds its listening sockets, whatever states a view
+    /// shows (config.rs asks for LISTEN and UNCONN always), so this never
+    /// depends on the view.
     pub fn of(snapshot: &Snapshot) -> Listening {
         Listening(
             snapshot
@@ -39,15 +45,18 @@ impl Listening {
                 .flat_map(|ns| {
                     ns.sockets
                         .iter()
-                        .filter(|s| s.state == TcpState::Listen)
-                        .map(move |s| (ns.id, s.local_port))
+                        .filter(|s| s.listens())
+                        .map(move |s| (ns.id, s.proto.transport(), s.local_port))
                 })
                 .collect(),
         )
     }
 
     pub fn direction(&self, netns: NetnsId, socket: &Socket) -> Direction {
-        if self.0.contains(&(netns, socket.local_port)) {
+        if self
+            .0
+            .contains(&(netns, socket.proto.transport(), socket.local_port))
+        {
             Direction::In
         } else {
             Direction::Out
@@ -58,7 +67,7 @@ impl Listening {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::testing;
+    use crate::model::{testing, TcpState};
 
     #[test]
     fn accepted_sockets_are_inbound_and_the_rest_outbound() {
@@ -96,5 +105,44 @@ mod tests {
             listening.direction(here, &server_closed_first),
             Direction::In
         );
+    }
+
+    #[test]
+    fn udp_and_tcp_are_separate_port_spaces() {
+        let dns = testing::udp_socket("0.0.0.0:53", "0.0.0.0:0", TcpState::Close, 1);
+        // A server's socket connected to one client from its own port.
+        let per_client =
+            testing::udp_socket("10.0.0.5:53", "10.0.0.9:40000", TcpState::Established, 2);
+        // A resolver's query from a fresh port, and one from the port a TCP
+        // listener of the namespace holds.
+        let query = testing::udp_socket("10.0.0.5:41000", "10.0.0.10:53", TcpState::Established, 3);
+        let on_tcp_port =
+            testing::udp_socket("10.0.0.5:8080", "10.0.0.10:53", TcpState::Established, 4);
+        let tcp_listener = testing::socket("0.0.0.0:8080", "0.0.0.0:0", TcpState::Listen, 5);
+        // TCP on the port the UDP server holds: connected from here.
+        let tcp_client = testing::socket("10.0.0.5:53", "10.0.0.11:443", TcpState::Established, 6);
+        // A dual-stack UDP socket makes IPv4 sockets on its port inbound.
+        let dual = testing::udp_socket("[::]:5353", "[::]:0", TcpState::Close, 7);
+        let mdns_peer =
+            testing::udp_socket("10.0.0.5:5353", "10.0.0.12:5353", TcpState::Established, 8);
+        let sockets = vec![
+            dns,
+            per_client,
+            query,
+            on_tcp_port,
+            tcp_listener,
+            tcp_client,
+            dual,
+            mdns_peer,
+        ];
+        let mut snapshot = testing::snapshot();
+        snapshot.namespaces.push(testing::netns(7, sockets.clone()));
+        let listening = Listening::of(&snapshot);
+        let directions: Vec<Direction> = sockets
+            .iter()
+            .map(|s| listening.direction(NetnsId::Inode(7), s))
+            .collect();
+        use Direction::{In, Out};
+        assert_eq!(directions, [In, In, Out, Out, In, Out, In, In]);
     }
 }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use super::attribute::{Attributed, Owner, Row};
 use super::remote::{RemoteKind, RemoteName};
 use super::order::natural;
-use crate::model::{PodInfo, Snapshot, StateSet};
+use crate::model::{PodInfo, Protocols, Snapshot, StateSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnerFilter {
@@ -21,6 +21,9 @@ pub struct OwnerFilter {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
+    pub protocols: Protocols,
+    /// The kernel's numbering, which UDP shares: a UDP socket is
+    /// ESTABLISHED or CLOSE (UNCONN).
     pub states: StateSet,
     pub owner: OwnerFilter,
     pub remote: Option<RemoteFilter>,
@@ -32,7 +35,8 @@ pub struct Filter {
 impl Filter {
     pub fn keeps(&self, attributed: &Attributed<'_>, row: &Row<'_>) -> bool {
         let s = row.socket;
-        self.states.contains(s.state)
+        self.protocols.has(s.proto.transport())
+            && self.states.contains(s.state)
             && self.owner.matches(attributed.owner(row))
             && self.remote.as_ref().map_or(true, |f| {
                 f.matches(s.remote, s.remote_port, attributed.remote(row).name)
@@ -44,6 +48,16 @@ impl Filter {
             && self
                 .port
                 .map_or(true, |p| s.local_port == p || s.remote_port == p)
+    }
+
+    /// A note when the view asks for a protocol whose tables the snapshot
+    /// does not hold: a recording made before UDP was read has none, and
+    /// an empty answer must not read as "no UDP sockets".
+    pub fn unread_protocols(&self, snapshot: &Snapshot) -> Option<String> {
+        (self.protocols.udp && !snapshot.protocols.udp).then(|| {
+            "this snapshot holds no UDP sockets (it was recorded by a cnetstat that read TCP only)"
+                .into()
+        })
     }
 }
 
@@ -423,6 +437,25 @@ mod tests {
             let err = text.parse::<EndpointFilter>().unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn udp_asked_of_a_tcp_only_snapshot_is_noted() {
+        let mut filter = Filter {
+            protocols: Protocols::BOTH,
+            states: StateSet::ALL,
+            owner: OwnerFilter::default(),
+            remote: None,
+            local: None,
+            port: None,
+        };
+        let mut snapshot = crate::model::testing::snapshot();
+        assert_eq!(filter.unread_protocols(&snapshot), None);
+        snapshot.protocols = Protocols::TCP;
+        let note = filter.unread_protocols(&snapshot).unwrap();
+        assert!(note.contains("no UDP sockets"), "{note}");
+        filter.protocols = Protocols::TCP;
+        assert_eq!(filter.unread_protocols(&snapshot), None);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! `--ports`: how close each budget of ports is to running out, by the
 //! kernel's rules (ports.md §1, §4):
 //!
-//! - a namespace's connect() budget, per (namespace, source address,
+//! - a namespace's TCP connect() budget, per (namespace, source address,
 //!   destination address, destination port): the ephemeral range, less its
 //!   reserved ports and the ports listeners and bound-only sockets hold,
 //!   against the outbound sockets to that destination on a port of the
 //!   range, TIME_WAIT included unless `tcp_tw_reuse` lets connect() reuse it;
+//! - a namespace's UDP budget, one per namespace (ports.md §5: a UDP socket
+//!   takes a port of its own whatever it talks to): the ephemeral range,
+//!   less its reserved ports, against the distinct ports of the range its
+//!   UDP sockets hold, connected or not;
 //! - a NAT namespace's SNAT budget, per (namespace, zone, NAT address,
 //!   destination address, destination port, protocol): the NAT rule's port
 //!   range (else the kernel's default for the source port's class) against
@@ -25,8 +29,8 @@ use super::direction::{Direction, Listening};
 use super::filter::{in_prefix, unmapped, Filter};
 use super::remote::{RemoteKind, RemoteName, RemoteNames};
 use crate::model::{
-    ConntrackStats, SnatFlow, NatRule, NetnsId, NetnsSnapshot, PortSysctls, Snapshot,
-    TcpConntrackState, TcpState,
+    ConntrackStats, NatRule, NetnsId, NetnsSnapshot, PortSysctls, ShownState, SnatFlow, Snapshot,
+    TcpConntrackState, TcpState, Transport,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +61,7 @@ pub struct Budget<'a> {
     pub namespace: Option<&'a str>,
     pub pod: Option<&'a str>,
     pub container: Option<&'a str>,
-    pub proto: Option<&'static str>,
+    pub proto: Option<Transport>,
     pub src_addr: Option<IpAddr>,
     pub dst_addr: Option<IpAddr>,
     pub dst_port: Option<u16>,
@@ -141,6 +145,7 @@ pub fn budgets<'a>(
     let listening = Listening::of(snapshot);
     let names = RemoteNames::of(snapshot);
     let mut rows = netns_budgets(snapshot, attributed, &listening, filter);
+    rows.extend(udp_budgets(snapshot, attributed, filter));
     rows.extend(snat_budgets(snapshot, &names));
     if let Some(ports) = snat_ports {
         rows.extend(external_budgets(snapshot, attributed, &listening, &names, ports));
@@ -171,9 +176,9 @@ pub fn budgets<'a>(
     rows
 }
 
-/// Per (namespace, source, destination, destination port): TCP over IPv4
-/// and IPv6 shares one port space, and a dual-stack socket's v4-mapped
-/// addresses are the IPv4 ones.
+/// TCP's, per (namespace, source, destination, destination port): TCP over
+/// IPv4 and IPv6 shares one port space, and a dual-stack socket's
+/// v4-mapped addresses are the IPv4 ones.
 fn netns_budgets<'a>(
     snapshot: &'a Snapshot,
     attributed: &'a Attributed<'a>,
@@ -196,7 +201,8 @@ fn netns_budgets<'a>(
     for row in &attributed.rows {
         let socket = row.socket;
         let owner = attributed.owner(row);
-        if matches!(socket.state, TcpState::Listen | TcpState::Close)
+        if socket.proto.transport() != Transport::Tcp
+            || matches!(socket.state, TcpState::Listen | TcpState::Close)
             || listening.direction(row.netns, socket) == Direction::In
         {
             continue;
@@ -236,7 +242,7 @@ fn netns_budgets<'a>(
                 namespace: owner.namespace,
                 pod: owner.pod,
                 container: owner.container,
-                proto: Some("tcp"),
+                proto: Some(Transport::Tcp),
                 src_addr: Some(src),
                 dst_addr: Some(dst),
                 dst_port: Some(port),
@@ -250,9 +256,9 @@ fn netns_budgets<'a>(
         .collect()
 }
 
-/// Ports of each namespace no connect() may take for any destination:
+/// Ports of each namespace no TCP connect() may take for any destination:
 /// those of listeners and bound-only sockets, which sock_diag dumps in
-/// CLOSE (ports.md §1.3, §2.5).
+/// CLOSE (ports.md §1.3, §2.5). UDP's ports are another space.
 fn held_ports(snapshot: &Snapshot) -> HashMap<NetnsId, HashSet<u16>> {
     snapshot
         .namespaces
@@ -261,10 +267,80 @@ fn held_ports(snapshot: &Snapshot) -> HashMap<NetnsId, HashSet<u16>> {
             let held = ns
                 .sockets
                 .iter()
+                .filter(|s| s.proto.transport() == Transport::Tcp)
                 .filter(|s| matches!(s.state, TcpState::Listen | TcpState::Close))
                 .map(|s| s.local_port)
                 .collect();
             (ns.id, held)
+        })
+        .collect()
+}
+
+/// UDP's, one per namespace: autobind (connect(), or sendto() on an unbound
+/// socket) gives every socket a free port of the range, one no other UDP
+/// socket of the namespace holds, whatever it talks to (udp_lib_get_port),
+/// and fails with EAGAIN when none is left. A port counts once however many
+/// sockets share it (SO_REUSEPORT); reserved ports are left out of both
+/// sides, as autobind never takes them. Namespaces without a UDP port of
+/// their range in use have no row.
+fn udp_budgets<'a>(
+    snapshot: &'a Snapshot,
+    attributed: &'a Attributed<'a>,
+    filter: &Filter,
+) -> Vec<Budget<'a>> {
+    let by_netns: HashMap<NetnsId, &NetnsSnapshot> =
+        snapshot.namespaces.iter().map(|ns| (ns.id, ns)).collect();
+    #[derive(Default)]
+    struct Group<'a> {
+        owners: Vec<&'a Owner<'a>>,
+        ports: HashSet<u16>,
+        states: [u64; ShownState::ORDER.len()],
+        wanted: bool,
+    }
+    let mut groups: BTreeMap<NetnsId, Group<'a>> = BTreeMap::new();
+    for row in &attributed.rows {
+        let socket = row.socket;
+        if socket.proto.transport() != Transport::Udp {
+            continue;
+        }
+        let sysctls = by_netns.get(&row.netns).and_then(|ns| ns.sysctls.as_ref());
+        let autobound = |s: &PortSysctls| {
+            s.range().contains(&socket.local_port) && !s.is_reserved(socket.local_port)
+        };
+        if !sysctls.map_or(true, autobound) {
+            continue;
+        }
+        let owner = attributed.owner(row);
+        let group = groups.entry(row.netns).or_default();
+        group.owners.push(owner);
+        group.ports.insert(socket.local_port);
+        group.states[socket.shown_state().index()] += 1;
+        group.wanted |= filter.keeps(attributed, row);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, group)| group.wanted)
+        .map(|(netns, group)| {
+            let owner = shared_owner(&group.owners);
+            let available = by_netns
+                .get(&netns)
+                .and_then(|ns| ns.sysctls.as_ref())
+                .map(|sysctls| available(sysctls, None));
+            Budget {
+                netns: Some(netns),
+                namespace: owner.namespace,
+                pod: owner.pod,
+                container: owner.container,
+                proto: Some(Transport::Udp),
+                in_use: Some(group.ports.len() as u64),
+                available,
+                states: ShownState::ORDER
+                    .into_iter()
+                    .map(|state| (state.name(), group.states[state.index()]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                ..Budget::empty(Scope::Netns)
+            }
         })
         .collect()
 }
@@ -313,6 +389,17 @@ fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
     }
 }
 
+/// The sources of a row, most flows first, then by address.
+fn most_first<'a>(counts: BTreeMap<IpAddr, u64>, names: &RemoteNames<'a>) -> Vec<Source<'a>> {
+    let mut sources: Vec<Source<'a>> = counts
+        .into_iter()
+        .map(|(ip, count)| source(names, ip, count))
+        .collect();
+    // Stable: equal counts stay in address order.
+    sources.sort_by(|a, b| b.count.cmp(&a.count));
+    sources
+}
+
 /// Who a flow from `src_addr` came from: the pod at that address.
 fn source<'a>(names: &RemoteNames<'a>, src_addr: IpAddr, count: u64) -> Source<'a> {
     let pod = names.name(src_addr).filter(|name| name.kind == RemoteKind::Pod);
@@ -351,17 +438,14 @@ fn snat_budgets<'a>(snapshot: &'a Snapshot, names: &RemoteNames<'a>) -> Vec<Budg
                 }
                 *by_source.entry(unmapped(flow.1)).or_default() += 1;
             }
-            let sources: Vec<Source<'a>> = by_source
-                .into_iter()
-                .map(|(ip, count)| source(names, ip, count))
-                .collect();
+            let sources = most_first(by_source, names);
             let one = sole_pod(&sources);
             rows.push(Budget {
                 netns: Some(ns.id),
                 zone: Some(zone),
                 namespace: one.and_then(|s| s.namespace),
                 pod: one.and_then(|s| s.pod),
-                proto: Some(proto_name(proto)),
+                proto: Some(transport(proto)),
                 src_addr: Some(nat_addr),
                 dst_addr: Some(dst),
                 dst_port: Some(port),
@@ -469,6 +553,10 @@ fn external_budgets<'a>(
     for row in outbound(attributed, listening) {
         let s = row.socket;
         let (src, dst) = (unmapped(s.local), unmapped(s.remote));
+        let proto = match s.proto.transport() {
+            Transport::Tcp => IPPROTO_TCP,
+            Transport::Udp => IPPROTO_UDP,
+        };
         // A Service address never leaves the node: the flow goes to the
         // backend the node translated it to, where its SNAT entry is too.
         let (to, to_port) = match names.of_socket(s).endpoint {
@@ -476,7 +564,7 @@ fn external_budgets<'a>(
             None => (dst, s.remote_port),
         };
         if !names.is_on_node(to) {
-            add((to, to_port, IPPROTO_TCP), (src, s.local_port, dst, s.remote_port), src);
+            add((to, to_port, proto), (src, s.local_port, dst, s.remote_port), src);
         }
     }
     for flow in snapshot.namespaces.iter().filter_map(|ns| ns.snat_flows.as_ref()).flatten() {
@@ -488,17 +576,19 @@ fn external_budgets<'a>(
     flows
         .into_iter()
         .map(|((dst, port, proto), (seen, sources))| Budget {
-            proto: Some(proto_name(proto)),
+            proto: Some(transport(proto)),
             dst_addr: Some(dst),
             dst_port: Some(port),
             in_use: Some(seen.len() as u64),
             available: Some(u64::from(ports)),
-            sources: Some(sources.into_iter().map(|(ip, n)| source(names, ip, n)).collect()),
+            sources: Some(most_first(sources, names)),
             ..Budget::empty(Scope::External)
         })
         .collect()
 }
 
+/// Sockets connected from here: not listening, not TCP's bound-only, and
+/// not UDP's unconnected, whose flows no socket shows.
 fn outbound<'r, 'a>(attributed: &'r Attributed<'a>, listening: &'r Listening) -> impl Iterator<Item = &'r Row<'a>> {
     attributed.rows.iter().filter(move |row| {
         !matches!(row.socket.state, TcpState::Listen | TcpState::Close)
@@ -524,13 +614,17 @@ fn conntrack_rows<'a>(snapshot: &'a Snapshot, filter: &Filter) -> Vec<Budget<'a>
         .collect()
 }
 
-/// A SNAT or external row stays when one of its sources is an owner the
-/// filter names and its destination is one the filter names. Its
-/// conntrack states are not socket states, so `--state` leaves it be.
+/// A SNAT or external row stays when its protocol is one shown, one of its
+/// sources is an owner the filter names and its destination is one the
+/// filter names. Its conntrack states are not socket states, so `--state`
+/// leaves it be.
 fn keeps_nat_row(row: &Budget<'_>, filter: &Filter) -> bool {
-    let (Some(dst), Some(port)) = (row.dst_addr, row.dst_port) else {
+    let (Some(dst), Some(port), Some(proto)) = (row.dst_addr, row.dst_port, row.proto) else {
         return false;
     };
+    if !filter.protocols.has(proto) {
+        return false;
+    }
     let from_wanted_owner = row.sources.iter().flatten().any(|source| {
         filter.owner.matches(&Owner {
             namespace: source.namespace,
@@ -543,10 +637,11 @@ fn keeps_nat_row(row: &Budget<'_>, filter: &Filter) -> bool {
         && filter.port.map_or(true, |p| p == port)
 }
 
-fn proto_name(proto: u8) -> &'static str {
+/// A SNAT flow's protocol; conntrack.rs keeps TCP's and UDP's only.
+fn transport(proto: u8) -> Transport {
     match proto {
-        IPPROTO_UDP => "udp",
-        _ => "tcp",
+        IPPROTO_UDP => Transport::Udp,
+        _ => Transport::Tcp,
     }
 }
 
@@ -555,7 +650,7 @@ mod tests {
     use super::*;
     use crate::analyze::filter::OwnerFilter;
     use crate::model::{
-        testing, ContainerInfo, InterfaceAddress, PodInfo, Socket, StateSet, Timer,
+        testing, ContainerInfo, InterfaceAddress, PodInfo, Protocols, Socket, StateSet, Timer,
     };
 
     const POD_NETNS: u64 = 4026532001;
@@ -564,6 +659,7 @@ mod tests {
 
     fn everything() -> Filter {
         Filter {
+            protocols: Protocols::BOTH,
             states: StateSet::EVERY,
             owner: OwnerFilter::default(),
             remote: None,
@@ -968,6 +1064,95 @@ mod tests {
         assert_eq!(external[0].dst_addr, Some("198.18.65.2".parse().unwrap()));
     }
 
+    /// A pod whose 30-port range holds one reserved port: DNS queries from
+    /// three ports of it (two sockets share one, as SO_REUSEPORT allows),
+    /// an unconnected socket on a fourth, one on the reserved port and a
+    /// DNS server on 53, outside the range; and TCP: a listener, and a
+    /// connection from the port the unconnected UDP socket holds.
+    fn udp_pod() -> Snapshot {
+        let mut snapshot = testing::snapshot();
+        let dns = "198.18.64.53:53";
+        let sockets = vec![
+            testing::udp_socket("198.18.64.4:45001", dns, TcpState::Established, 1),
+            testing::udp_socket("198.18.64.4:45002", dns, TcpState::Established, 2),
+            testing::udp_socket("198.18.64.4:45003", dns, TcpState::Established, 3),
+            testing::udp_socket("198.18.64.4:45003", "198.18.64.54:53", TcpState::Established, 4),
+            testing::udp_socket("0.0.0.0:45004", "0.0.0.0:0", TcpState::Close, 5),
+            testing::udp_socket("0.0.0.0:45010", "0.0.0.0:0", TcpState::Close, 6),
+            testing::udp_socket("0.0.0.0:53", "0.0.0.0:0", TcpState::Close, 7),
+            testing::socket("0.0.0.0:8080", "0.0.0.0:0", TcpState::Listen, 8),
+            testing::socket("198.18.64.4:45004", "198.18.65.4:9000", TcpState::Established, 9),
+        ];
+        snapshot.namespaces.push(NetnsSnapshot {
+            sysctls: sysctls([45000, 45029], vec![[45010, 45010]], 2),
+            ..NetnsSnapshot::new(NetnsId::Inode(POD_NETNS), sockets)
+        });
+        snapshot
+    }
+
+    #[test]
+    fn udp_budget_is_the_namespaces_range_against_its_distinct_ports() {
+        let snapshot = udp_pod();
+        let attributed = attributed(&snapshot, &[(POD_NETNS, pod_owner("resolver", "app"))]);
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        let udp: Vec<&Budget> = rows.iter().filter(|r| r.proto == Some(Transport::Udp)).collect();
+        assert_eq!(udp.len(), 1, "{rows:#?}");
+        let row = udp[0];
+        assert_eq!(
+            (row.scope, row.netns, row.pod, row.container),
+            (Scope::Netns, Some(NetnsId::Inode(POD_NETNS)), Some("resolver"), Some("app"))
+        );
+        assert_eq!((row.src_addr, row.dst_addr, row.dst_port), (None, None, None));
+        // 45001, 45002, 45003 (twice) and 45004; not the reserved 45010,
+        // nor 53. 30 ports less the reserved one: 4 of 29.
+        assert_eq!((row.in_use, row.available), (Some(4), Some(29)));
+        assert_eq!(row.used_pct(), Some(13.8));
+        assert_eq!(row.states, vec![("ESTABLISHED", 4), ("UNCONN", 1)]);
+        assert_eq!(row.next_free_ms, None);
+        // TCP's port space is another: the UDP socket on 45004 takes
+        // nothing from the TCP connection's budget.
+        let tcp: Vec<&Budget> = rows.iter().filter(|r| r.proto == Some(Transport::Tcp)).collect();
+        assert_eq!(tcp.len(), 1, "{rows:#?}");
+        assert_eq!((tcp[0].in_use, tcp[0].available), (Some(1), Some(29)));
+        assert_eq!(tcp[0].dst_port, Some(9000));
+        // -t and -u pick the budgets of their protocol.
+        for (protocols, want) in [(Protocols::TCP, Transport::Tcp), (Protocols { tcp: false, udp: true }, Transport::Udp)] {
+            let filter = Filter { protocols, ..everything() };
+            let rows = budgets(&snapshot, &attributed, &filter, None, usize::MAX);
+            assert_eq!(rows.iter().map(|r| r.proto).collect::<Vec<_>>(), [Some(want)]);
+        }
+    }
+
+    #[test]
+    fn udp_snat_entries_count_towards_their_destination_apart_from_tcp() {
+        let mut snapshot = nat_node();
+        let mut query = flow("198.18.64.2:50100", "198.18.65.53:53", "198.18.65.1", 50100, "198.18.65.53:53", 0);
+        query.0 = IPPROTO_UDP;
+        query.10 = None;
+        let mut answer_pending = query.clone();
+        answer_pending.2 = 50101;
+        answer_pending.8 = 50101;
+        let flows = snapshot.namespaces[0].snat_flows.as_mut().unwrap();
+        flows.extend([query, answer_pending]);
+        let attributed = attributed(&snapshot, &nat_owners());
+        let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+        let udp: Vec<&Budget> = rows
+            .iter()
+            .filter(|r| r.scope == Scope::Snat && r.proto == Some(Transport::Udp))
+            .collect();
+        assert_eq!(udp.len(), 1, "{rows:#?}");
+        // The nft rules are TCP's: UDP takes the kernel's default range.
+        assert_eq!((udp[0].in_use, udp[0].available), (Some(2), Some(64512)));
+        assert_eq!(udp[0].dst_addr, Some("198.18.65.53".parse().unwrap()));
+        assert_eq!(udp[0].pod, Some("web-a"));
+        // The TCP row towards 198.18.65.2:8080 still counts its 5.
+        let tcp = rows.iter().find(|r| r.scope == Scope::Snat && r.proto == Some(Transport::Tcp)).unwrap();
+        assert_eq!(tcp.in_use, Some(5));
+        let tcp_only = Filter { protocols: Protocols::TCP, ..everything() };
+        let rows = budgets(&snapshot, &attributed, &tcp_only, None, usize::MAX);
+        assert!(rows.iter().all(|r| r.proto != Some(Transport::Udp)), "{rows:#?}");
+    }
+
     #[test]
     fn top_keeps_the_fullest_budgets_and_every_conntrack_row() {
         let snapshot = nat_node();
@@ -1020,6 +1205,30 @@ mod tests {
         assert_eq!(
             external,
             vec![("198.18.65.2".into(), 8080, 5), ("198.18.65.9".into(), 8080, 1)]
+        );
+    }
+
+    #[test]
+    fn sources_are_listed_most_flows_first() {
+        let snapshot = nat_node();
+        let names = RemoteNames::of(&snapshot);
+        let ip = |text: &str| -> IpAddr { text.parse().unwrap() };
+        let counts = BTreeMap::from([
+            (ip("198.18.64.2"), 15),
+            (ip("198.18.64.3"), 19),
+            (ip("198.18.64.9"), 15),
+        ]);
+        let order: Vec<(IpAddr, u64)> = most_first(counts, &names)
+            .iter()
+            .map(|s| (s.src_addr, s.count))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (ip("198.18.64.3"), 19),
+                (ip("198.18.64.2"), 15),
+                (ip("198.18.64.9"), 15)
+            ]
         );
     }
 }

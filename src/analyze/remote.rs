@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::attribute::{namespace_owner, Attributed};
 use super::filter::unmapped;
-use crate::model::{NetnsId, Proto, Snapshot, Socket};
+use crate::model::{NetnsId, Proto, Snapshot, Socket, Transport};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RemoteKind {
@@ -81,6 +81,7 @@ impl Remote<'_> {
 type FlowKey = (u8, IpAddr, u16, IpAddr, u16);
 
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
 
 /// Every address the snapshot can name, and every translation it holds.
 pub struct RemoteNames<'a> {
@@ -249,8 +250,9 @@ fn local_addresses(snapshot: &Snapshot) -> HashMap<IpAddr, RemoteName<'_>> {
 }
 
 fn protocol(proto: Proto) -> u8 {
-    match proto {
-        Proto::Tcp | Proto::Tcp6 => IPPROTO_TCP,
+    match proto.transport() {
+        Transport::Tcp => IPPROTO_TCP,
+        Transport::Udp => IPPROTO_UDP,
     }
 }
 
@@ -452,6 +454,56 @@ mod tests {
         assert_eq!(names.name("::ffff:10.1.0.5".parse().unwrap()), Some(pod_name("shop", "web-0")));
         assert_eq!(names.backends(6, "10.96.0.10".parse().unwrap(), 53), Some(2));
         assert_eq!(names.backends(17, "10.96.0.10".parse().unwrap(), 53), None);
+    }
+
+    #[test]
+    fn a_udp_query_to_a_service_is_named_by_its_udp_translation_only() {
+        let mut snapshot = node();
+        snapshot.cluster = Some(cluster());
+        // A DNS query over UDP from the port of the TCP connection 40001,
+        // and one whose translation the node holds for UDP.
+        snapshot.namespaces[1].sockets.extend([
+            testing::udp_socket("10.1.0.5:40001", "10.96.0.10:53", TcpState::Established, 7),
+            testing::udp_socket("10.1.0.5:41000", "10.96.0.10:53", TcpState::Established, 8),
+        ]);
+        snapshot.namespaces[0].dnat_flows.as_mut().unwrap().push(DnatFlow(
+            17,
+            "10.1.0.5".parse().unwrap(),
+            41000,
+            "10.96.0.10".parse().unwrap(),
+            53,
+            "10.1.0.6".parse().unwrap(),
+            53,
+        ));
+        let attributed = attribute(&snapshot);
+        let udp: Vec<(u16, Remote<'_>)> = attributed
+            .rows
+            .iter()
+            .filter(|row| row.socket.proto == Proto::Udp)
+            .map(|row| (row.socket.local_port, *attributed.remote(row)))
+            .collect();
+        let kube_dns = RemoteName {
+            kind: RemoteKind::Service,
+            namespace: Some("kube-system"),
+            name: Some("kube-dns"),
+        };
+        assert_eq!(
+            udp,
+            vec![
+                // The TCP entry for 40001 says nothing of UDP's 40001.
+                (40001, Remote { name: Some(kube_dns), ..Remote::UNKNOWN }),
+                (
+                    41000,
+                    Remote {
+                        name: Some(kube_dns),
+                        endpoint: Some("10.1.0.6:53".parse().unwrap()),
+                        backend: Some(pod_name("shop", "db-0")),
+                    }
+                ),
+            ]
+        );
+        let names = RemoteNames::of(&snapshot);
+        assert_eq!(names.backends(17, "10.96.0.10".parse().unwrap(), 53), Some(1));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::attribute::{Attributed, Attribution, Owner, Row};
 use super::direction::{Direction, Listening};
 use super::order::identity_ranks;
 use super::remote::RemoteName;
-use crate::model::{NetnsId, Proto, TcpState};
+use crate::model::{NetnsId, Proto, ShownState};
 
 /// A key of `--by`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +174,8 @@ pub struct Group<'a> {
     /// Every socket is its pod's, found through the namespace: TIME_WAITs
     /// and the like, which any of the pod's containers may have made.
     pub pod_level: bool,
+    /// Every socket is one the kernel holds.
+    pub kernel: bool,
     pub netns: Field<NetnsId>,
     pub direction: Field<Direction>,
     pub proto: Field<Proto>,
@@ -188,18 +190,18 @@ pub struct Group<'a> {
     /// Distinct client addresses, for inbound groups.
     pub clients: Option<u64>,
     pub count: u64,
-    /// Count per state, indexed by the kernel's state number.
-    by_state: [u32; 13],
+    /// Count per shown state, in [`ShownState::ORDER`].
+    by_state: [u32; ShownState::ORDER.len()],
     /// Orders groups of equal count by their owners' names.
     rank: u32,
 }
 
 impl Group<'_> {
-    /// Non-zero counts, in the kernel's state order.
-    pub fn states(&self) -> impl Iterator<Item = (TcpState, u32)> + '_ {
-        TcpState::ALL
+    /// Non-zero counts, in the kernel's state order (UDP's UNCONN by CLOSE).
+    pub fn states(&self) -> impl Iterator<Item = (ShownState, u32)> + '_ {
+        ShownState::ORDER
             .into_iter()
-            .map(|state| (state, self.by_state[state as usize]))
+            .map(|state| (state, self.by_state[state.index()]))
             .filter(|(_, n)| *n > 0)
     }
 }
@@ -212,7 +214,7 @@ struct GroupKey {
     proto: Option<Proto>,
     local: Option<(IpAddr, Option<u16>)>,
     remote: Option<(IpAddr, Option<u16>)>,
-    state: Option<TcpState>,
+    state: Option<ShownState>,
 }
 
 /// Groups, largest first; equal counts in name order (numbers in names
@@ -247,10 +249,11 @@ pub fn summarize<'a>(
             remote: grouping
                 .remote(direction)
                 .map(|end| end.of(socket.remote, socket.remote_port)),
-            state: grouping.has(Key::State).then_some(socket.state),
+            state: grouping.has(Key::State).then(|| socket.shown_state()),
         };
         let unnamed_id = owner.container_id.filter(|_| owner.container.is_none());
         let pod_level = owner.attribution == Attribution::Netns && owner.pod.is_some();
+        let kernel = owner.attribution == Attribution::Kernel;
         let slot = *index.entry(key).or_insert_with(|| {
             groups.push(Group {
                 namespace: Field::start(owner.namespace),
@@ -258,6 +261,7 @@ pub fn summarize<'a>(
                 container: Field::start(owner.container),
                 container_id: Field::start(unnamed_id),
                 pod_level,
+                kernel,
                 netns: Field::One(row.netns),
                 direction: Field::One(direction),
                 proto: Field::One(socket.proto),
@@ -267,7 +271,7 @@ pub fn summarize<'a>(
                 remote_endpoints: None,
                 clients: None,
                 count: 0,
-                by_state: [0; 13],
+                by_state: [0; ShownState::ORDER.len()],
                 rank: rank[row.owner as usize],
             });
             clients.push(HashSet::new());
@@ -281,6 +285,7 @@ pub fn summarize<'a>(
             group.container.add(owner.container);
             group.container_id.add(unnamed_id);
             group.pod_level &= pod_level;
+            group.kernel &= kernel;
             group.netns.add(Some(row.netns));
             group.direction.add(Some(direction));
             group.proto.add(Some(socket.proto));
@@ -288,8 +293,9 @@ pub fn summarize<'a>(
             group.rank = group.rank.min(rank[row.owner as usize]);
         }
         group.count += 1;
-        group.by_state[socket.state as usize] += 1;
-        if direction == Direction::In {
+        group.by_state[socket.shown_state().index()] += 1;
+        // A listening socket's remote end is the wildcard, no client.
+        if direction == Direction::In && !socket.listens() {
             clients[slot].insert(socket.remote);
         }
         endpoints[slot].extend(remote.endpoint);
@@ -301,13 +307,7 @@ pub fn summarize<'a>(
     }
     for (group, clients) in groups.iter_mut().zip(clients) {
         if group.direction == Field::One(Direction::In) {
-            // A listener's remote end is the wildcard, no client.
-            let listeners_only = group.states().all(|(state, _)| state == TcpState::Listen);
-            group.clients = Some(if listeners_only {
-                0
-            } else {
-                clients.len() as u64
-            });
+            group.clients = Some(clients.len() as u64);
         }
     }
     groups.sort_unstable_by(|a, b| {
@@ -323,10 +323,10 @@ pub fn summarize<'a>(
 }
 
 /// Each owner's key under the grouping (owners naming the same namespace,
-/// pod and container, as far as those are keys, share one), and whether
-/// anything at all is known of it.
+/// pod and container, as far as those are keys, share one; the kernel is a
+/// container of its own), and whether anything at all is known of it.
 fn owner_keys<'a>(owners: &[Owner<'a>], grouping: Grouping) -> Vec<(u32, bool)> {
-    let mut interned: HashMap<[Option<&'a str>; 3], u32> = HashMap::new();
+    let mut interned: HashMap<([Option<&'a str>; 3], bool), u32> = HashMap::new();
     owners
         .iter()
         .map(|owner| {
@@ -341,8 +341,9 @@ fn owner_keys<'a>(owners: &[Owner<'a>], grouping: Grouping) -> Vec<(u32, bool)> 
                 keyed(Key::Pod, owner.pod),
                 keyed(Key::Container, owner.container.or(unnamed_id)),
             ];
+            let kernel = grouping.has(Key::Container) && owner.attribution == Attribution::Kernel;
             let next = interned.len() as u32;
-            (*interned.entry(identity).or_insert(next), known)
+            (*interned.entry((identity, kernel)).or_insert(next), known)
         })
         .collect()
 }
@@ -410,18 +411,18 @@ mod tests {
         }
     }
 
-    /// The pod listens on 8080.
-    fn listening() -> Listening {
+    /// The pod listens on TCP 8080, and on UDP where `rows` hold an
+    /// unconnected socket.
+    fn listening(rows: &[Row<'_>]) -> Listening {
         let mut snapshot = testing::snapshot();
-        snapshot.namespaces.push(testing::netns(
-            POD_NS,
-            vec![testing::socket(
-                "0.0.0.0:8080",
-                "0.0.0.0:0",
-                TcpState::Listen,
-                9,
-            )],
-        ));
+        let mut sockets = vec![testing::socket(
+            "0.0.0.0:8080",
+            "0.0.0.0:0",
+            TcpState::Listen,
+            9,
+        )];
+        sockets.extend(rows.iter().map(|r| *r.socket).filter(|s| s.listens()));
+        snapshot.namespaces.push(testing::netns(POD_NS, sockets));
         Listening::of(&snapshot)
     }
 
@@ -433,10 +434,10 @@ mod tests {
         };
         // The groups borrow names from the owners; the test keeps both.
         let attributed: &'static Attributed<'static> = Box::leak(Box::new(attributed));
-        summarize(attributed, rows, &listening(), grouping)
+        summarize(attributed, rows, &listening(rows), grouping)
     }
 
-    use TcpState::*;
+    use crate::model::TcpState::{self, *};
 
     #[test]
     fn inbound_groups_per_listening_port_with_clients_outbound_per_destination() {
@@ -522,11 +523,107 @@ mod tests {
         );
         assert_eq!(
             cart0.states().collect::<Vec<_>>(),
-            vec![(Established, 1), (TimeWait, 2)]
+            vec![
+                (ShownState::Kernel(Established), 1),
+                (ShownState::Kernel(TimeWait), 2)
+            ]
         );
         assert_eq!((groups[1].pod, groups[1].count), (Field::One("cart-10"), 1));
         // The namespace is no key but is the same for all: it is kept.
         assert_eq!(cart0.namespace, Field::One("shop"));
+    }
+
+    fn udp_row(owner: u32, local: &str, remote: &str, state: TcpState) -> Row<'static> {
+        Row {
+            socket: Box::leak(Box::new(testing::udp_socket(local, remote, state, 0))),
+            netns: NetnsId::Inode(POD_NS),
+            owner,
+            remote: 0,
+        }
+    }
+
+    #[test]
+    fn udp_counts_apart_from_tcp_and_names_unconnected_sockets_unconn() {
+        let dns = "10.0.0.10:53";
+        let rows = [
+            // The pod's resolver: three queries from fresh ports.
+            udp_row(1, "10.0.0.5:41000", dns, Established),
+            udp_row(1, "10.0.0.5:41001", dns, Established),
+            udp_row(1, "10.0.0.5:41002", dns, Established),
+            // Its DNS server on 5353: unconnected, and one socket connected
+            // to a client from its port.
+            udp_row(1, "0.0.0.0:5353", "0.0.0.0:0", Close),
+            udp_row(1, "10.0.0.5:5353", "10.0.0.7:40000", Established),
+            // A query from 8080, the port of the pod's TCP listener
+            // (listening()): a port of the other space, outbound.
+            udp_row(1, "10.0.0.5:8080", dns, Established),
+            // TCP to the same address and port as the queries.
+            row(1, POD_NS, "10.0.0.5:42000", dns, Established),
+        ];
+        let groups = summarize_rows(&rows, Grouping::by(&[Key::Proto, Key::Direction, Key::Remote]));
+        let shown: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                let states: Vec<(&str, u32)> = g.states().map(|(s, n)| (s.name(), n)).collect();
+                (g.proto, g.direction, g.remote.map(|(ip, port)| (ip.to_string(), port)), g.clients, states)
+            })
+            .collect();
+        let (out, inbound) = (Field::One(Direction::Out), Field::One(Direction::In));
+        assert_eq!(
+            shown,
+            vec![
+                (Field::One(Proto::Udp), out, Some(("10.0.0.10".into(), Some(53))), None, vec![("ESTABLISHED", 4)]),
+                // Equal counts: outbound first, then by the far end.
+                (Field::One(Proto::Tcp), out, Some(("10.0.0.10".into(), Some(53))), None, vec![("ESTABLISHED", 1)]),
+                // An inbound group's far end is the client's address; the
+                // unconnected socket's wildcard is no client.
+                (Field::One(Proto::Udp), inbound, Some(("0.0.0.0".into(), None)), Some(0), vec![("UNCONN", 1)]),
+                (Field::One(Proto::Udp), inbound, Some(("10.0.0.7".into(), None)), Some(1), vec![("ESTABLISHED", 1)]),
+            ]
+        );
+        // By pod alone: one group, UNCONN and ESTABLISHED of both protocols
+        // counted by their shown names, the wildcard no client.
+        let by_pod = summarize_rows(&rows, Grouping::by(&[Key::Pod]));
+        assert_eq!(by_pod.len(), 1);
+        let states: Vec<(&str, u32)> = by_pod[0].states().map(|(s, n)| (s.name(), n)).collect();
+        assert_eq!(states, vec![("ESTABLISHED", 6), ("UNCONN", 1)]);
+        assert_eq!((by_pod[0].proto, by_pod[0].direction), (Field::Several, Field::Several));
+        let by_state = summarize_rows(&rows, Grouping::by(&[Key::State]));
+        assert_eq!(by_state.iter().map(|g| g.count).collect::<Vec<_>>(), [6, 1]);
+    }
+
+    #[test]
+    fn the_kernels_sockets_are_a_container_of_their_own() {
+        let mut owners = owners();
+        owners.push(owner(Some("shop"), Some("cart-0"), None, Attribution::Kernel));
+        let attributed: &'static Attributed<'static> = Box::leak(Box::new(Attributed {
+            remotes: vec![crate::analyze::remote::Remote::UNKNOWN],
+            owners,
+            rows: Vec::new(),
+        }));
+        let rows = [
+            udp_row(6, "0.0.0.0:4789", "0.0.0.0:0", Close),
+            row(2, POD_NS, "10.0.0.5:40001", "10.0.0.9:5432", TimeWait),
+            row(1, POD_NS, "10.0.0.5:40002", "10.0.0.9:5432", Established),
+        ];
+        let groups = |keys: &[Key]| summarize(attributed, &rows, &listening(&rows), Grouping::by(keys));
+        let by_container = groups(&[Key::Pod, Key::Container]);
+        let shown: Vec<_> = by_container
+            .iter()
+            .map(|g| (g.container, g.pod_level, g.kernel, g.count))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (Field::One("app"), false, false, 1),
+                (Field::Absent, true, false, 1),
+                (Field::Absent, false, true, 1),
+            ]
+        );
+        // By pod, they are the pod's with the rest.
+        let by_pod = groups(&[Key::Pod]);
+        assert_eq!(by_pod.len(), 1);
+        assert!(!by_pod[0].kernel && !by_pod[0].pod_level);
     }
 
     #[test]
@@ -593,7 +690,7 @@ mod tests {
             row(3, OTHER_NS, "10.0.0.1:1", "10.0.0.9:5432", Established),
             row(4, OTHER_NS, "10.0.0.1:2", "10.0.0.9:5432", Established),
         ];
-        let groups = summarize(attributed, &rows, &listening(), Grouping::ServiceEnd);
+        let groups = summarize(attributed, &rows, &listening(&rows), Grouping::ServiceEnd);
         assert_eq!(groups.len(), 1);
         assert_eq!(
             (groups[0].container, groups[0].count),

@@ -17,12 +17,10 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
     let mut runtime_files = 0;
     let mut process_files: Vec<(u32, &str, &str)> = Vec::new();
     let mut network: BTreeMap<NetworkPart, Vec<(Option<u64>, &str)>> = BTreeMap::new();
+    let mut netlink_failures: Vec<&str> = Vec::new();
     for warning in snapshot.warnings.iter() {
         match warning {
-            Warning::NetlinkFallback { error } => lines.push(format!(
-                "sock_diag netlink failed ({error}); the /proc text tables were read instead, \
-                 so nothing is missing"
-            )),
+            Warning::NetlinkFallback { error } => netlink_failures.push(error),
             Warning::NetnsUnreadable { .. } => unreadable_netns.push(warning),
             Warning::TableLinesSkipped {
                 path,
@@ -96,6 +94,21 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
                 lines.push(format!("{at}{problem}{loss}"));
             }
         }
+    }
+    // One line however many dumps failed: TCP's and each UDP family's fail
+    // the same way where netlink does, each with its own request's name.
+    if let Some(first) = netlink_failures.first() {
+        let more = match netlink_failures.len() - 1 {
+            0 => String::new(),
+            n => format!(", and {}", count(n as u64, "other dump", "other dumps")),
+        };
+        lines.insert(
+            0,
+            format!(
+                "sock_diag netlink failed ({first}{more}); the /proc text tables were read \
+                 instead, so nothing is missing"
+            ),
+        );
     }
     match runtime_files.saturating_sub(RUNTIME_FILES_SHOWN) {
         0 => {}
@@ -225,13 +238,20 @@ fn unreadable_processes(
     processes: u32,
     first: &str,
 ) -> Option<String> {
-    // A socket with an inode is held by some process; shown without one,
-    // its process could not be read (or exited in the instant between the
+    // A socket with an inode is held by some process, or by the kernel
+    // (attribute.rs says where it can tell); shown without either, its
+    // process could not be read (or exited in the instant between the
     // table and the fd scan, which is rare).
     let ownerless = attributed
         .rows
         .iter()
-        .filter(|r| r.socket.inode != 0 && attributed.owner(r).attribution != Attribution::Process)
+        .filter(|r| {
+            r.socket.inode != 0
+                && matches!(
+                    attributed.owner(r).attribution,
+                    Attribution::Netns | Attribution::None
+                )
+        })
         .count() as u64;
     let hidden = attributed
         .rows
@@ -365,7 +385,40 @@ fn short(id: &str) -> &str {
 mod tests {
     use super::*;
     use crate::analyze::attribute::attribute;
-    use crate::model::{testing, ConntrackStats, NetnsSnapshot};
+    use crate::model::{testing, ConntrackStats, NetnsSnapshot, Process, TcpState};
+
+    #[test]
+    fn the_kernels_sockets_are_not_counted_as_sockets_with_no_process() {
+        let mut snapshot = testing::snapshot();
+        snapshot.host_netns = Some(1);
+        let vxlan = testing::udp_socket("0.0.0.0:4789", "0.0.0.0:0", TcpState::Close, 7);
+        let unread = testing::socket("10.0.0.1:40000", "10.0.0.9:443", TcpState::Established, 8);
+        snapshot.namespaces.push(testing::netns(1, vec![unread]));
+        snapshot.namespaces.push(testing::netns(2, vec![vxlan]));
+        // PID 1, in the host's namespace, could not be read: the host's
+        // socket may be its; the other namespace's is the kernel's.
+        snapshot.processes.push(Process {
+            pid: 1,
+            comm: "init".into(),
+            netns: NetnsId::Inode(1),
+            cgroup: None,
+            fds_unread: true,
+        });
+        snapshot.warnings.push(Warning::ProcessesUnreadable {
+            ns_links: 0,
+            fd_tables: 1,
+            processes: 1,
+            first: "/proc/1/fd: Permission denied (os error 13)".into(),
+        });
+        let attributed = attribute(&snapshot);
+        let lines = describe(&snapshot, &attributed);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains(": 1 socket with no process."),
+            "{}",
+            lines[0]
+        );
+    }
 
     #[test]
     fn unread_network_parts_say_what_port_budgets_lose_and_which_capability_to_add() {

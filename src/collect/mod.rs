@@ -23,7 +23,8 @@ use std::path::PathBuf;
 
 use crate::clock;
 use crate::model::{
-    Collector, NetnsSnapshot, Snapshot, SocketOwners, StateSet, Warning, Warnings, FORMAT_VERSION,
+    Collector, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet, Warning, Warnings,
+    FORMAT_VERSION,
 };
 use crate::names;
 use crate::names::kube_api::KubeSource;
@@ -39,6 +40,8 @@ pub struct Plan {
     /// Whether `proc_dir` is this machine's live procfs, not a recorded tree.
     pub live: bool,
     pub reader: TableReader,
+    /// The protocols whose tables to read.
+    pub protocols: Protocols,
     /// The states to ask the kernel for.
     pub states: StateSet,
     /// The states of the sockets whose owning process to look up.
@@ -134,11 +137,36 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     let taken = clock::now();
     let how = read_netns::How {
         reader: plan.reader,
+        protocols: plan.protocols,
         states: plan.states,
         network: plan.network,
     };
     let mut tables = read_netns::read_tables(&proc, &found, how, threads);
-    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, plan.states);
+    // A process started while the tables were read may hold sockets they
+    // list (a DNS query from a fresh process); unscanned, its sockets would
+    // show no process, or pass for the kernel's. Every process holding a
+    // listed socket is alive now or closed it, so one more listing finds
+    // them all.
+    let pids = match proc.pids() {
+        Ok(now) => {
+            let late: Vec<u32> = now
+                .into_iter()
+                .filter(|pid| pids.binary_search(pid).is_err())
+                .collect();
+            let (more, more_unreadable, more_skipped) =
+                processes::scan_processes(&proc, &late, threads);
+            processes.extend(more);
+            processes.sort_unstable_by_key(|p| p.pid);
+            unreadable.extend(more_unreadable);
+            warnings.extend(more_skipped);
+            let mut all = pids;
+            all.extend(late);
+            all.sort_unstable();
+            all
+        }
+        Err(_) => pids,
+    };
+    read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, how);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
     drop_duplicate_inodes(&mut namespaces);
@@ -154,6 +182,7 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     } else {
         processes::scan_socket_owners(&proc, &pids, &wanted, threads, &mut unreadable)
     };
+    unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
     let cluster = if plan.kube.is_empty() {
@@ -174,7 +203,9 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         version: FORMAT_VERSION,
         taken,
         collector: collector(),
+        protocols: plan.protocols,
         states: plan.states,
+        owners_for: plan.owners_for,
         host_netns: host_netns(&proc, plan.live),
         namespaces,
         processes,

@@ -15,7 +15,8 @@ use crate::parse::proc_pid::comm_name;
 #[derive(Clone, Debug, Default)]
 pub struct Unreadable {
     namespaces: u32,
-    fd_tables: u32,
+    /// Processes whose open files could not be read.
+    fd_tables: Vec<u32>,
     first: Option<String>,
 }
 
@@ -67,6 +68,7 @@ pub fn scan_processes(
             comm,
             netns,
             cgroup,
+            fds_unread: false,
         };
         Some((process, denied, skipped))
     });
@@ -126,7 +128,7 @@ pub fn scan_socket_owners(
                 }
             }
             Err(err) => {
-                unreadable.fd_tables += 1;
+                unreadable.fd_tables.push(pid);
                 unreadable.first.get_or_insert(err);
             }
         }
@@ -135,11 +137,30 @@ pub fn scan_socket_owners(
 }
 
 impl Unreadable {
+    /// Adds what a scan of more processes could not read.
+    pub fn extend(&mut self, more: Unreadable) {
+        self.namespaces += more.namespaces;
+        self.fd_tables.extend(more.fd_tables);
+        if self.first.is_none() {
+            self.first = more.first;
+        }
+    }
+
+    /// Marks the processes whose open files could not be read, which
+    /// attribution needs to tell their sockets from the kernel's.
+    pub fn mark(&self, processes: &mut [Process]) {
+        for pid in &self.fd_tables {
+            if let Ok(i) = processes.binary_search_by_key(pid, |p| p.pid) {
+                processes[i].fds_unread = true;
+            }
+        }
+    }
+
     /// Counted in processes here; analysis states the loss in sockets.
     pub fn warning(self, processes: usize) -> Option<Warning> {
         Some(Warning::ProcessesUnreadable {
             ns_links: self.namespaces,
-            fd_tables: self.fd_tables,
+            fd_tables: u32::try_from(self.fd_tables.len()).unwrap_or(u32::MAX),
             processes: u32::try_from(processes).unwrap_or(u32::MAX),
             first: self.first?,
         })

@@ -1,6 +1,7 @@
-//! Reading each network namespace's socket tables, in parallel, through
-//! sock_diag netlink (inside the namespace) or the `/proc` text tables
-//! (through a process in it, or inside it when no process holds it).
+//! Reading each network namespace's TCP and UDP socket tables, in
+//! parallel, through sock_diag netlink (inside the namespace) or the
+//! `/proc` text tables (through a process in it, or inside it when no
+//! process holds it).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -15,9 +16,11 @@ use super::parallel;
 use super::files::{self, Cap};
 use super::procfs::ProcFs;
 use crate::model::{
-    NetnsId, NetnsSnapshot, NetworkPart, Process, Proto, Socket, StateSet, TcpState, Warning,
+    NetnsId, NetnsSnapshot, NetworkPart, Process, Proto, Protocols, Socket, StateSet, TcpState,
+    Transport, Warning,
 };
 use crate::netlink::sock_diag;
+use crate::netlink::socket::NetlinkError;
 use crate::parse::proc_net;
 use crate::parse::sockstat;
 
@@ -25,7 +28,8 @@ use crate::parse::sockstat;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableReader {
     /// sock_diag inside the namespace, falling back to the text tables
-    /// where it fails (no `tcp_diag`, a seccomp filter, no CAP_SYS_ADMIN).
+    /// where it fails (no `tcp_diag` or `udp_diag`, a seccomp filter, no
+    /// CAP_SYS_ADMIN), table by table.
     Netlink,
     ProcText,
 }
@@ -34,6 +38,7 @@ pub enum TableReader {
 #[derive(Clone, Copy, Debug)]
 pub struct How {
     pub reader: TableReader,
+    pub protocols: Protocols,
     pub states: StateSet,
     /// What else to read of each namespace (collect/network.rs).
     pub network: network::Parts,
@@ -106,7 +111,7 @@ pub fn read_tables(proc: &ProcFs, namespaces: &[Namespace], how: How, threads: u
                 let sockets = match &ns.handle {
                     Handle::Processes(pids) => pids
                         .iter()
-                        .find_map(|&pid| counted_sockets(proc, pid, &mut Vec::new())),
+                        .find_map(|&pid| counted_sockets(proc, pid, how.protocols)),
                     Handle::Mount(_) => None,
                 };
                 tables.warnings.push(Warning::NetnsUnreadable {
@@ -136,7 +141,7 @@ pub fn place_hidden_processes(
     live: bool,
     processes: &mut [Process],
     tables: &mut Tables,
-    states: StateSet,
+    how: How,
 ) {
     let mut buf = Vec::new();
     for process in processes.iter_mut() {
@@ -153,8 +158,16 @@ pub fn place_hidden_processes(
         let net = proc.pid_path(pid, "net");
         let mut sockets = Vec::new();
         let mut warnings = Vec::new();
-        let hash = match read_text_tables(&net, None, states, &mut buf, &mut sockets, &mut warnings)
-        {
+        let read = read_text_tables(
+            &net,
+            None,
+            Wanted::unknown(how),
+            how.states,
+            &mut buf,
+            &mut sockets,
+            &mut warnings,
+        );
+        let hash = match read {
             Ok(()) => same_sockets(&sockets),
             Err(ReadError::Vanished) => continue,
             Err(ReadError::Failed { path, error }) => {
@@ -251,12 +264,20 @@ fn read_namespace(
                 if entered.ino() != ns.inode {
                     return Err(failed("the bind mount now holds another namespace".into()));
                 }
-                let dumped = how.reader == TableReader::Netlink
-                    && dump_or_note(how.states, &mut read.sockets, &mut read.warnings);
-                if !dumped {
-                    let net = Path::new("/proc/thread-self/net");
-                    read_text_tables(net, netns, how.states, buf, &mut read.sockets, &mut read.warnings)?;
+                let mut left = Wanted::unknown(how);
+                if how.reader == TableReader::Netlink {
+                    left = dump_or_note(left, how.states, &mut read.sockets, &mut read.warnings);
                 }
+                let net = Path::new("/proc/thread-self/net");
+                read_text_tables(
+                    net,
+                    netns,
+                    left,
+                    how.states,
+                    buf,
+                    &mut read.sockets,
+                    &mut read.warnings,
+                )?;
                 read.network = network::read_inside(netns, how.network);
                 read.entry = table_entry(Path::new("/proc/thread-self/net/tcp"));
                 Ok(())
@@ -277,7 +298,8 @@ fn read_namespace(
 
 /// Reads a namespace through one of its processes: by netlink inside it
 /// when that is the reader, else, or where entering fails (no
-/// CAP_SYS_ADMIN), by the process's text tables, which need no entering.
+/// CAP_SYS_ADMIN) or a dump fails, by the process's text tables, which need
+/// no entering.
 fn read_through_process(
     proc: &ProcFs,
     pid: u32,
@@ -286,31 +308,35 @@ fn read_through_process(
     buf: &mut Vec<u8>,
     read: &mut Read,
 ) -> Result<(), ReadError> {
-    let wanted = may_hold(proc, pid, how.states, buf);
-    let netlink = how.reader == TableReader::Netlink && wanted;
+    let wanted = wanted_tables(proc, pid, how, buf);
+    let netlink = how.reader == TableReader::Netlink && wanted.any();
     let network = how.network != network::Parts::None;
+    let mut left = wanted;
     if netlink || network {
         let entered = netns_enter::in_netns(&proc.pid_path(pid, "ns/net"), || {
-            let dumped = netlink && dump_or_note(how.states, &mut read.sockets, &mut read.warnings);
-            (dumped, network::read_inside(netns, how.network))
+            let left = if netlink {
+                dump_or_note(wanted, how.states, &mut read.sockets, &mut read.warnings)
+            } else {
+                wanted
+            };
+            (left, network::read_inside(netns, how.network))
         });
         match entered {
-            Ok((dumped, read_network)) => {
+            Ok((not_dumped, read_network)) => {
                 read.network = read_network;
-                if dumped {
-                    return Ok(());
-                }
+                left = not_dumped;
             }
             Err(err) if network => read.network = network_outside(proc, pid, netns, &err),
             Err(_) => {}
         }
     }
-    if !wanted {
+    if !left.any() {
         return Ok(());
     }
     read_text_tables(
         &proc.pid_path(pid, "net"),
         netns,
+        left,
         how.states,
         buf,
         &mut read.sockets,
@@ -340,36 +366,82 @@ fn network_outside(proc: &ProcFs, pid: u32, netns: Option<u64>, entering: &netns
     network
 }
 
-/// Dumps the calling thread's namespace by netlink; on failure notes why
-/// and leaves `out` as it was, for the caller to read the text tables.
-fn dump_or_note(states: StateSet, out: &mut Vec<Socket>, warnings: &mut Vec<Warning>) -> bool {
-    match sock_diag::dump_tcp(states, out) {
-        Ok(()) => true,
+/// Which of a namespace's tables a read wants: TCP's (both families from
+/// one dump or two text files), and UDP's per family, each dumped on its
+/// own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wanted {
+    tcp: bool,
+    udp: bool,
+    udp6: bool,
+}
+
+impl Wanted {
+    /// Every table of the protocols asked for, where no counter says which
+    /// hold sockets.
+    fn unknown(how: How) -> Wanted {
+        let udp = how.protocols.udp && how.states.intersects(StateSet::UDP);
+        Wanted {
+            tcp: how.protocols.tcp,
+            udp,
+            udp6: udp,
+        }
+    }
+
+    fn any(self) -> bool {
+        self.tcp || self.udp || self.udp6
+    }
+}
+
+/// Dumps the wanted tables of the calling thread's namespace by netlink;
+/// gives back those it could not dump, each failure noted, for the caller
+/// to read as text. A failed dump leaves `out` as it was.
+fn dump_or_note(
+    wanted: Wanted,
+    states: StateSet,
+    out: &mut Vec<Socket>,
+    warnings: &mut Vec<Warning>,
+) -> Wanted {
+    let mut note = |result: Result<(), NetlinkError>| match result {
+        Ok(()) => false,
         Err(err) => {
             warnings.push(Warning::NetlinkFallback {
                 error: err.to_string(),
             });
-            false
+            true
         }
+    };
+    Wanted {
+        tcp: wanted.tcp && note(sock_diag::dump_tcp(states, out)),
+        udp: wanted.udp && note(sock_diag::dump_udp(false, states, out)),
+        udp6: wanted.udp6 && note(sock_diag::dump_udp(true, states, out)),
     }
 }
 
-/// `tcp` and `tcp6` of one namespace's `net` directory, both always read:
-/// bad lines are skipped one by one and counted in a warning.
+/// The wanted text tables of one namespace's `net` directory: `tcp` and
+/// `tcp6` for TCP, `udp` and `udp6` per family. Bad lines are skipped one
+/// by one and counted in a warning.
 fn read_text_tables(
     net: &Path,
     netns: Option<u64>,
+    wanted: Wanted,
     states: StateSet,
     buf: &mut Vec<u8>,
     out: &mut Vec<Socket>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ReadError> {
-    for (file, proto) in [("tcp", Proto::Tcp), ("tcp6", Proto::Tcp6)] {
+    let tables = [
+        ("tcp", Proto::Tcp, wanted.tcp),
+        ("tcp6", Proto::Tcp6, wanted.tcp),
+        ("udp", Proto::Udp, wanted.udp),
+        ("udp6", Proto::Udp6, wanted.udp6),
+    ];
+    for (file, proto, _) in tables.into_iter().filter(|(_, _, wanted)| *wanted) {
         let path = net.join(file);
         match files::read_path(&path, Cap::SOCKET_TABLE, buf) {
             Ok(()) => {}
-            // A kernel without IPv6 has no tcp6.
-            Err(err) if err.kind() == io::ErrorKind::NotFound && proto == Proto::Tcp6 => continue,
+            // A kernel without IPv6 has no tcp6 or udp6.
+            Err(err) if err.kind() == io::ErrorKind::NotFound && proto.is_ipv6() => continue,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(ReadError::Vanished),
             Err(err) => {
                 return Err(ReadError::Failed {
@@ -390,30 +462,62 @@ fn read_text_tables(
     Ok(())
 }
 
-/// False when the namespace's counters show no socket in the wanted
-/// states, so its table, a walk of every socket on the node, is not read.
-/// Request sockets (SYN_RECV) are not counted, but need a listener, which
-/// is. The `tw` counter holds every timewait socket, and an orphan past
-/// FIN_WAIT2 is one too, shown in that state.
-fn may_hold(proc: &ProcFs, pid: u32, states: StateSet, buf: &mut Vec<u8>) -> bool {
-    let Some(counts) = tcp_counts(proc, pid, buf) else {
-        return true;
+/// The tables of the namespace of `pid` that may hold a socket the read
+/// wants, by the namespace's counters (all of the protocols asked for
+/// where they cannot be read): each table read walks every socket of the
+/// node in its hash, so one its counters show empty is not read.
+fn wanted_tables(proc: &ProcFs, pid: u32, how: How, buf: &mut Vec<u8>) -> Wanted {
+    let all = Wanted::unknown(how);
+    let Some(counters) = read_counters(proc, pid, buf) else {
+        return all;
     };
+    Wanted {
+        tcp: all.tcp && counters.tcp.as_ref().map_or(true, |c| tcp_may_hold(c, how.states)),
+        udp: all.udp && counters.udp.as_ref().map_or(true, |c| c.ipv4 > 0),
+        udp6: all.udp6 && counters.udp.as_ref().map_or(true, |c| c.ipv6 > 0),
+    }
+}
+
+/// False when TCP's counters show no socket in the wanted states. Request
+/// sockets (SYN_RECV) are not counted, but need a listener, which is. The
+/// `tw` counter holds every timewait socket, and an orphan past FIN_WAIT2
+/// is one too, shown in that state.
+fn tcp_may_hold(counts: &sockstat::TcpCounts, states: StateSet) -> bool {
     let timewait = TcpState::TimeWait.bit() | TcpState::FinWait2.bit();
     (counts.in_use > 0 && states.0 & !TcpState::TimeWait.bit() != 0)
         || (counts.time_wait > 0 && states.0 & timewait != 0)
 }
 
-/// How many TCP sockets the namespace of `pid` holds, by its counters.
-fn counted_sockets(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<u64> {
-    let counts = tcp_counts(proc, pid, buf)?;
-    counts.in_use.checked_add(counts.time_wait)
+/// How many sockets of the protocols asked for the namespace of `pid`
+/// holds, by its counters.
+fn counted_sockets(proc: &ProcFs, pid: u32, protocols: Protocols) -> Option<u64> {
+    let counters = read_counters(proc, pid, &mut Vec::new())?;
+    let tcp = match (protocols.has(Transport::Tcp), counters.tcp) {
+        (false, _) => 0,
+        (true, Some(c)) => c.in_use.checked_add(c.time_wait)?,
+        (true, None) => return None,
+    };
+    let udp = match (protocols.has(Transport::Udp), counters.udp) {
+        (false, _) => 0,
+        (true, Some(c)) => c.ipv4.checked_add(c.ipv6)?,
+        (true, None) => return None,
+    };
+    tcp.checked_add(udp)
 }
 
-fn tcp_counts(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<sockstat::TcpCounts> {
+/// A namespace's counters, each None where its lines are missing.
+struct Counters {
+    tcp: Option<sockstat::TcpCounts>,
+    udp: Option<sockstat::UdpCounts>,
+}
+
+fn read_counters(proc: &ProcFs, pid: u32, buf: &mut Vec<u8>) -> Option<Counters> {
     let mut sockstat6 = Vec::new();
     proc.read(pid, "net/sockstat", Cap::SOCKSTAT, buf)
         .and_then(|()| proc.read(pid, "net/sockstat6", Cap::SOCKSTAT, &mut sockstat6))
         .ok()?;
-    sockstat::tcp_counts(buf, &sockstat6)
+    Some(Counters {
+        tcp: sockstat::tcp_counts(buf, &sockstat6),
+        udp: sockstat::udp_counts(buf, &sockstat6),
+    })
 }

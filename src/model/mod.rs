@@ -20,7 +20,7 @@ pub use snapshot::{
     Collector, NetnsId, NetnsSnapshot, Process, Snapshot, SocketOwners, Taken, FORMAT_VERSION,
     OLDEST_READABLE_VERSION,
 };
-pub use socket::{Proto, Socket, StateSet, TcpState, Timer};
+pub use socket::{Proto, Protocols, ShownState, Socket, StateSet, TcpState, Timer, Transport};
 pub use warning::{NetworkPart, Warning, Warnings};
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use super::catalog::Catalog;
 use super::container::CgroupRef;
 use super::cluster::Cluster;
 use super::network::{ConntrackStats, DnatFlow, InterfaceAddress, NatRule, PortSysctls, SnatFlow};
-use super::socket::{Proto, Socket, StateSet, TcpState, Timer};
+use super::socket::{Proto, Protocols, Socket, StateSet, TcpState, Timer};
 use super::warning::Warnings;
 use crate::text::IpText;
 
@@ -36,9 +36,18 @@ pub struct Snapshot {
     pub version: u32,
     pub taken: Taken,
     pub collector: Collector,
+    /// The protocols whose tables were read: both in a recording; TCP
+    /// only in recordings older than UDP support, which lack the key.
+    #[serde(default = "tcp_only")]
+    pub protocols: Protocols,
     /// The states the socket tables hold: every state in a recording; a
     /// live run that records nothing asks the kernel for what it shows.
     pub states: StateSet,
+    /// The states of the sockets whose holders the fd scan looked for (a
+    /// live run that records nothing looks only for what it shows). Not
+    /// written: a recording looked for every socket's.
+    #[serde(skip, default = "every_state")]
+    pub owners_for: StateSet,
     /// None when it could not be read; then no namespace is treated as shared.
     pub host_netns: Option<u64>,
     pub namespaces: Vec<NetnsSnapshot>,
@@ -53,6 +62,14 @@ pub struct Snapshot {
     #[serde(default)]
     pub cluster: Option<Cluster>,
     pub warnings: Warnings,
+}
+
+fn tcp_only() -> Protocols {
+    Protocols::TCP
+}
+
+fn every_state() -> StateSet {
+    StateSet::EVERY
 }
 
 /// When the snapshot was taken, by the wall clock for people and by
@@ -155,6 +172,11 @@ pub struct Process {
     pub comm: String,
     pub netns: NetnsId,
     pub cgroup: Option<CgroupRef>,
+    /// Its open files could not be read, so the sockets it holds show no
+    /// process. Written only when true; recordings older than the field
+    /// have none set, and say how many there were in their warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fds_unread: bool,
 }
 
 /// Socket inode → the lowest pid holding it open.
@@ -374,7 +396,7 @@ mod tests {
             (r#"["tcp",1]"#, "invalid type"),
             (r#"["tcp","10.0.0.1",1]"#, "ends before remote_addr"),
             (
-                r#"["udp","10.0.0.1",1,"10.0.0.2",2,6,0,0,0,0,0,0,0,0,0]"#,
+                r#"["sctp","10.0.0.1",1,"10.0.0.2",2,6,0,0,0,0,0,0,0,0,0]"#,
                 "unknown protocol",
             ),
             (
@@ -408,6 +430,22 @@ mod tests {
         let escaped = r#"["tcp","10.0.0.\u0031",1,"10.0.0.2",2,6,0,0,0,0,0,0,0,0,0]"#;
         let parsed = serde_json::from_str::<Socket>(escaped).unwrap();
         assert_eq!(parsed.local, "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_udp_socket_reads_back_in_its_kernel_state() {
+        let unconnected = Socket {
+            proto: Proto::Udp6,
+            remote: "::".parse().unwrap(),
+            remote_port: 0,
+            state: TcpState::Close,
+            timer: Timer::None,
+            expires_ms: 0,
+            ..socket()
+        };
+        let text = serde_json::to_string(&unconnected).unwrap();
+        assert!(text.starts_with(r#"["udp6","::ffff:10.0.0.5",40000,"::",0,7,"#), "{text}");
+        assert_eq!(serde_json::from_str::<Socket>(&text).unwrap(), unconnected);
     }
 
     #[test]

@@ -4,9 +4,19 @@
 use std::net::SocketAddr;
 
 use super::{
-    Catalog, Collector, NetnsId, NetnsSnapshot, Proto, Snapshot, Socket, StateSet, Taken, TcpState,
-    Timer, Warnings, FORMAT_VERSION,
+    Catalog, Collector, NetnsId, NetnsSnapshot, Proto, Protocols, Snapshot, Socket, StateSet,
+    Taken, TcpState, Timer, Transport, Warnings, FORMAT_VERSION,
 };
+
+/// A UDP socket between two `addr:port`s (`0.0.0.0:0` for an unconnected
+/// one's remote end), CLOSE (UNCONN) or ESTABLISHED, every other field zero.
+pub fn udp_socket(local: &str, remote: &str, state: TcpState, inode: u64) -> Socket {
+    let tcp = socket(local, remote, state, inode);
+    Socket {
+        proto: Proto::new(Transport::Udp, tcp.proto.is_ipv6()),
+        ..tcp
+    }
+}
 
 /// A socket between two `addr:port`s with every other field zero.
 pub fn socket(local: &str, remote: &str, state: TcpState, inode: u64) -> Socket {
@@ -48,7 +58,9 @@ pub fn snapshot() -> Snapshot {
             euid: 0,
             cap_eff: Some(0x1ff_ffff_ffff),
         },
+        protocols: Protocols::BOTH,
         states: StateSet::ALL,
+        owners_for: StateSet::EVERY,
         host_netns: None,
         namespaces: Vec::new(),
         processes: Vec::new(),

@@ -1,6 +1,8 @@
-//! Parser for the kernel's TCP socket tables, `/proc/<pid>/net/tcp` and
-//! `tcp6` (proc(5); the format is `tcp4_seq_show`/`tcp6_seq_show` in
-//! net/ipv4/tcp_ipv4.c and net/ipv6/tcp_ipv6.c):
+//! Parser for the kernel's TCP and UDP socket tables, `/proc/<pid>/net/tcp`,
+//! `tcp6`, `udp` and `udp6` (proc(5); the format is `tcp4_seq_show`/
+//! `tcp6_seq_show` in net/ipv4/tcp_ipv4.c and net/ipv6/tcp_ipv6.c, and
+//! `udp4_format_sock`/`__ip6_dgram_sock_seq_show` for UDP, which print the
+//! same columns up to `inode`, then `ref pointer drops`):
 //!
 //! ```text
 //!   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -12,7 +14,8 @@
 //! words. Ports are printed in host order. TIME_WAIT and request sockets have
 //! no file, so their inode is 0. `tr` is the pending timer (the codes
 //! sock_diag uses) and `tm->when` the clock ticks until it fires, in USER_HZ
-//! (100 a second on every architecture Linux exports to userspace).
+//! (100 a second on every architecture Linux exports to userspace); UDP
+//! prints 0 for both, and for `retrnsmt`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -35,7 +38,7 @@ pub struct MalformedLines {
 
 /// Appends to `out` every socket of `table` whose state is in `states`, and
 /// says which lines were not sockets. `proto` says which table it is: `tcp`
-/// holds IPv4 sockets, `tcp6` IPv6 ones.
+/// and `udp` hold IPv4 sockets, `tcp6` and `udp6` IPv6 ones.
 pub fn parse_table(
     table: &[u8],
     proto: Proto,
@@ -121,9 +124,9 @@ fn parse_endpoint(field: &[u8], proto: Proto) -> Option<(IpAddr, u16)> {
     let colon = memchr(b':', field)?;
     let (addr, port) = (&field[..colon], &field[colon + 1..]);
     let port = u16::try_from(parse_hex(port)?).ok()?;
-    let addr = match proto {
-        Proto::Tcp if addr.len() == 8 => IpAddr::V4(Ipv4Addr::from(kernel_word(addr)?)),
-        Proto::Tcp6 if addr.len() == 32 => {
+    let addr = match proto.is_ipv6() {
+        false if addr.len() == 8 => IpAddr::V4(Ipv4Addr::from(kernel_word(addr)?)),
+        true if addr.len() == 32 => {
             let mut octets = [0u8; 16];
             for (word, chunk) in addr.chunks_exact(8).enumerate() {
                 octets[word * 4..word * 4 + 4].copy_from_slice(&kernel_word(chunk)?);
@@ -165,6 +168,15 @@ mod tests {
     // (9230, accepted as v4-mapped ::ffff:127.0.0.1 9231).
     const TCP: &[u8] = include_bytes!("../../testdata/proc_net/tcp");
     const TCP6: &[u8] = include_bytes!("../../testdata/proc_net/tcp6");
+    // Recorded by sock_diag's `record_udp_fixtures` in a fresh namespace
+    // holding: an unconnected socket on 127.0.0.1:42039 (inode 3639654),
+    // one connected to it from 127.0.0.1:46880 (3639655), a dual-stack
+    // unconnected socket on [::]:42733 (3639656), one connected to it from
+    // [::1]:43968 (3639657) and one from IPv4 127.0.0.1:35464 (3639658,
+    // v4-mapped), and a VXLAN device's socket on 0.0.0.0:4789 (3639663,
+    // held by the kernel). testdata/sock_diag/udp-sockets.txt has `ss -uanep`.
+    const UDP: &[u8] = include_bytes!("../../testdata/proc_net/udp");
+    const UDP6: &[u8] = include_bytes!("../../testdata/proc_net/udp6");
 
     fn parse(table: &[u8], proto: Proto, states: StateSet) -> Vec<Socket> {
         let mut out = Vec::new();
@@ -229,6 +241,55 @@ mod tests {
                 (mapped, 9090, mapped, 40003, 9231),
                 (loopback6, 40002, loopback6, 9090, 9228),
             ]
+        );
+    }
+
+    #[test]
+    fn udp_tables_share_the_layout_up_to_the_inode() {
+        let lo = v4(127, 0, 0, 1);
+        let any = v4(0, 0, 0, 0);
+        let rows = |table, proto| -> Vec<_> {
+            parse(table, proto, StateSet::ALL)
+                .iter()
+                .map(|s| {
+                    assert_eq!(s.proto, proto);
+                    assert_eq!((s.uid, s.rx_queue, s.tx_queue, s.timer), (0, 0, 0, Timer::None));
+                    (s.local, s.local_port, s.remote, s.remote_port, s.state, s.inode)
+                })
+                .collect()
+        };
+        // In the kernel's hash order, as the table prints it (`sl`).
+        assert_eq!(
+            rows(UDP, Proto::Udp),
+            vec![
+                (any, 4789, any, 0, TcpState::Close, 3639663),
+                (lo, 42039, any, 0, TcpState::Close, 3639654),
+                (lo, 46880, lo, 42039, TcpState::Established, 3639655),
+            ]
+        );
+        let any6: IpAddr = "::".parse().unwrap();
+        let lo6: IpAddr = "::1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            rows(UDP6, Proto::Udp6),
+            vec![
+                (any6, 42733, any6, 0, TcpState::Close, 3639656),
+                (lo6, 43968, lo6, 42733, TcpState::Established, 3639657),
+                (mapped, 35464, mapped, 42733, TcpState::Established, 3639658),
+            ]
+        );
+        // The kernel filters UDP by state as it does TCP; so does the parser.
+        let connected = parse(UDP, Proto::Udp, StateSet(TcpState::Established.bit()));
+        assert_eq!(connected.len(), 1);
+        assert_eq!(connected[0].local_port, 46880);
+        // A udp6 table read as IPv4 is malformed, line by line.
+        let mut out = Vec::new();
+        assert_eq!(
+            parse_table(UDP6, Proto::Udp, StateSet::ALL, &mut out),
+            Some(MalformedLines {
+                first_line: 2,
+                count: 3
+            })
         );
     }
 

@@ -71,7 +71,7 @@ pub fn json_rows(
         line.extend_from_slice(b",\"remote_port\":");
         push_decimal(&mut line, s.remote_port.into());
         line.extend_from_slice(b",\"state\":\"");
-        line.extend_from_slice(s.state.name().as_bytes());
+        line.extend_from_slice(s.shown_state().name().as_bytes());
         match s.timer.name() {
             Some(timer) => {
                 line.extend_from_slice(b"\",\"timer\":\"");
@@ -265,7 +265,7 @@ pub fn json_ports(out: &mut impl Write, budgets: &[Budget<'_>]) -> io::Result<()
             namespace: b.namespace,
             pod: b.pod,
             container: b.container,
-            proto: b.proto,
+            proto: b.proto.map(|p| p.name()),
             src_addr: b.src_addr.map(ip_text),
             dst_addr: b.dst_addr.map(ip_text),
             dst_port: b.dst_port,

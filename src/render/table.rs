@@ -1,7 +1,8 @@
 //! The aligned table for people. Every name passes through the one
 //! escaper, so a crafted container name cannot drive the terminal. Where a
 //! name is missing the table says why: `(pod)` for a pod's sockets that no
-//! process holds, `(host)` for the node's own namespace, `(netns N)` for a
+//! process holds, `(kernel)` for the kernel's own sockets, `(host)` for the
+//! node's own namespace, `(netns N)` for a
 //! namespace whose owner is unknown, `*` where a group's sockets differ.
 
 use std::borrow::Cow;
@@ -14,9 +15,11 @@ use crate::analyze::ports::{Budget, Scope, Source, ALERT_PCT};
 use crate::analyze::remote::{Remote, RemoteKind, RemoteName};
 use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
-use crate::model::{NetnsId, Timer};
+use crate::model::{NetnsId, Timer, Transport};
 
 const DASH: &str = "-";
+/// The container of a socket the kernel holds.
+const KERNEL: &str = "(kernel)";
 const SEVERAL: &str = "*";
 /// A number that could not be read.
 const UNKNOWN: &str = "?";
@@ -55,7 +58,7 @@ pub fn table_rows(
             Cell::Static(s.proto.name()),
             Cell::Endpoint(s.local, Some(s.local_port)),
             remote_cell(s.remote, Some(s.remote_port), attributed.remote(row).into()),
-            Cell::Static(s.state.name()),
+            Cell::Static(s.shown_state().name()),
             Cell::Timer(s.timer, s.expires_ms),
         ]
     };
@@ -73,11 +76,13 @@ fn namespace_cell(namespace: Option<&str>, in_host: bool) -> Cell<'_> {
 }
 
 /// The container's name, else its short id, else `(pod)` for a pod's
-/// socket no process holds: any of the pod's containers may have made it.
+/// socket no process holds: any of the pod's containers may have made it;
+/// `(kernel)` for a socket the kernel holds.
 fn container_cell<'a>(owner: &Owner<'a>) -> Cell<'a> {
     match (owner.container, owner.container_id) {
         (Some(name), _) => Cell::name(Some(name)),
         (None, Some(id)) => Cell::name(Some(short_id(id))),
+        (None, None) if owner.attribution == Attribution::Kernel => Cell::Static(KERNEL),
         (None, None) if owner.attribution == Attribution::Netns && owner.pod.is_some() => {
             Cell::Static("(pod)")
         }
@@ -153,6 +158,7 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
         (Field::One(name), _) => Cell::name(Some(name)),
         (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
         (Field::Absent, Field::Absent) if group.pod_level => Cell::Static("(pod)"),
+        (Field::Absent, Field::Absent) if group.kernel => Cell::Static(KERNEL),
         (Field::Absent, Field::Absent) => Cell::Static(DASH),
         _ => Cell::Static(SEVERAL),
     };
@@ -219,7 +225,7 @@ pub fn table_ports<'a>(
         true,
         true,
         true,
-        budgets.iter().any(|b| b.proto != Some("tcp")),
+        budgets.iter().any(|b| b.proto != Some(Transport::Tcp)),
         true,
         true,
         true,
@@ -253,7 +259,7 @@ pub fn table_ports<'a>(
             pod,
             Cell::name(b.container),
             scope,
-            Cell::Static(b.proto.unwrap_or(DASH)),
+            Cell::Static(b.proto.map_or(DASH, |p| p.name())),
             b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
             b.dst_addr.map_or(Cell::Static(DASH), |ip| {
                 let named = Named {
@@ -314,12 +320,11 @@ fn budget_namespace<'a>(budget: &Budget<'a>, host_netns: Option<u64>) -> Cell<'a
 /// How many sources are named one by one; the rest are counted.
 const SOURCES_SHOWN: usize = 3;
 
-/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, most first.
+/// `default/web-1=120 default/web-2=40 198.18.0.9=3 +2 more`, in the
+/// row's order: most first.
 fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
-    let mut sorted: Vec<&Source> = sources.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.src_addr.cmp(&b.src_addr)));
     let mut text = String::new();
-    for source in sorted.iter().take(SOURCES_SHOWN) {
+    for source in sources.iter().take(SOURCES_SHOWN) {
         let sep = if text.is_empty() { "" } else { " " };
         let who = match (source.namespace, source.pod) {
             (Some(ns), Some(pod)) => format!("{}/{}", for_terminal(ns), for_terminal(pod)),
@@ -327,8 +332,8 @@ fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
         };
         let _ = write!(text, "{sep}{who}={}", source.count);
     }
-    if sorted.len() > SOURCES_SHOWN {
-        let _ = write!(text, " +{} more", sorted.len() - SOURCES_SHOWN);
+    if sources.len() > SOURCES_SHOWN {
+        let _ = write!(text, " +{} more", sources.len() - SOURCES_SHOWN);
     }
     Cell::Owned(text)
 }

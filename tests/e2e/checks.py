@@ -42,7 +42,10 @@ SUMMARY_KEYS = {
 }
 REMOTE_KINDS = {None, "pod", "service", "node", "host"}
 RUNTIMES = {None, "docker", "containerd", "cri-o", "podman"}
-ATTRIBUTIONS = {"process", "netns", "none"}
+ATTRIBUTIONS = {"process", "netns", "kernel", "none"}
+PROTOS = ("tcp", "tcp6", "udp", "udp6")
+# The kernel's names, and UDP's unconnected state as ss names it.
+STATES = set(kernel.STATES.values()) | {"UNCONN"}
 MAX_DETAILS = 6
 
 
@@ -168,9 +171,9 @@ def schema_problems(result):
             errs.append(f"remote_kind: expected one of {sorted(REMOTE_KINDS, key=str)}, got {row.get('remote_kind')!r}")
         if row.get("attribution") not in ATTRIBUTIONS:
             errs.append(f"attribution: expected one of {sorted(ATTRIBUTIONS)}, got {row.get('attribution')!r}")
-        if row.get("proto") not in ("tcp", "tcp6"):
-            errs.append(f"proto: expected tcp or tcp6, got {row.get('proto')!r}")
-        if row.get("state") not in kernel.STATES.values():
+        if row.get("proto") not in PROTOS:
+            errs.append(f"proto: expected one of {', '.join(PROTOS)}, got {row.get('proto')!r}")
+        if row.get("state") not in STATES:
             errs.append(f"state: not a kernel state name: {row.get('state')!r}")
         if row_key(row) is None and not errs:
             errs.append("local_addr/remote_addr: not an IP address")

@@ -3,7 +3,8 @@ them, each holding real TCP traffic over loopback in its own network namespace:
 a server (`nc -ll -e cat`: the listener is `nc`, each accepted connection is
 served by a `cat`), a client holding one long-lived connection (`nc`) and, once
 the trigger file appears, making short connections that leave TIME_WAITs on the
-client side (the client closes first).
+client side (the client closes first). And UDP (udp.py checks it): the server
+holds an unconnected socket, the client connected ones, DNS-like.
 
 The expected owners come from how the test built things (labels, annotations,
 names); the sockets themselves are read from the kernel when checking."""
@@ -43,7 +44,40 @@ SHORT_CONNECTIONS = 40
 TIMEWAIT_SLACK = 2
 LONG_SLEEP = "1000000"
 
-SERVER_SCRIPT = "exec nc -ll -p {port} -e /bin/cat"
+# UDP: the server holds an unconnected socket, udhcpd's on 0.0.0.0:67 bound to
+# lo (the one UDP server busybox-static has). Once the test has given the
+# namespace UDP_ADDR, the client holds a connected socket for the container's
+# life and, on each trigger udp.<n>, sends a burst of DNS-like queries from
+# fresh sockets: busybox nslookup to udhcpd's port, which never answers, so each
+# socket lives its -timeout. In the background: the TCP rounds must not wait.
+UDP_ADDR = "198.18.70.1"
+UDP_SERVER_PORT = 67
+UDP_BURST = 8
+UDP_QUERY_SECONDS = 600
+
+UDP_SERVER = f"""
+printf 'interface lo\\nlease_file /tmp/udhcpd.leases\\nstart 127.0.0.2\\nend 127.0.0.9\\n' >/tmp/udhcpd.conf
+udhcpd -f /tmp/udhcpd.conf >/dev/null 2>&1 &
+"""
+
+UDP_CLIENT = f"""
+(
+  while ! ip addr show lo | grep -q 'inet {UDP_ADDR}/'; do sleep 0.2; done
+  nslookup -port={UDP_SERVER_PORT} -timeout=1000000 held.example {UDP_ADDR} >/dev/null 2>&1 &
+  u=0
+  while :; do
+    while [ ! -e /trigger/udp.$u ]; do sleep 0.1; done
+    j=0
+    while [ $j -lt {UDP_BURST} ]; do
+      nslookup -port={UDP_SERVER_PORT} -timeout={UDP_QUERY_SECONDS} q$u-$j.example {UDP_ADDR} >/dev/null 2>&1 &
+      j=$((j+1))
+    done
+    u=$((u+1))
+  done
+) &
+"""
+
+SERVER_SCRIPT = UDP_SERVER + "exec nc -ll -p {port} -e /bin/cat"
 
 # The long-lived connection reads a FIFO that the shell keeps open and never
 # writes, so it stays up, and it retries until the server listens. Short
@@ -57,6 +91,7 @@ exec 3>/tmp/hold
 
 CLIENT_SCRIPT = (
     LONG_LIVED
+    + UDP_CLIENT
     + """
 r=0
 while :; do
@@ -69,8 +104,10 @@ done
 )
 
 PLAIN_SCRIPT = (
-    "nc -ll -p {port} -e /bin/cat &\n"
+    UDP_SERVER
+    + "nc -ll -p {port} -e /bin/cat &\n"
     + LONG_LIVED
+    + UDP_CLIENT
     + "exec sleep {sleep}\n"
 )
 
@@ -369,6 +406,9 @@ class Fixtures:
     def _podman_run(self, name, network, annotations, script):
         args = PODMAN_GLOBAL + ["run", "-d", "--pull", "never", "--name", name, "--network", network]
         args += ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+        # udhcpd, the UDP server, opens a packet socket, which podman's
+        # default capabilities (unlike Docker's and containerd's) leave out.
+        args += ["--cap-add", "NET_RAW"]
         args += ["-v", f"{self.trigger}:/trigger:ro"]
         for k, v in annotations.items():
             args += ["--annotation", f"{k}={v}"]

@@ -7,8 +7,8 @@ every socket's owner compared with the kernel's tables and with what the test
 built. Python 3 standard library only.
 
 Usage: run.py BINARY          run everything (root; docker, containerd, podman), then
-                              the --ports scenario of ports.py and the remote-names
-                              scenario of names.py
+                              the --ports scenario of ports.py, the remote-names
+                              scenario of names.py and the UDP scenario of udp.py
        run.py --setup-only    build and check the fixtures only, no binary
        run.py --self-test     run every check against oracle.py, a stand-in that
                               answers from what the test knows, to test the checks
@@ -36,6 +36,7 @@ import names  # noqa: E402
 import portnode  # noqa: E402
 import ports  # noqa: E402
 import pods  # noqa: E402
+import udp  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
     CTR_IMAGE,
@@ -634,6 +635,7 @@ def main(argv):
             if not self_test:
                 port_budgets(binary, report)
                 remote_names(binary, report)
+                udp.scenario(binary, report, fx, workloads, cleanup)
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
