@@ -78,14 +78,21 @@ printf '%s' "$id" | seed ids container-id
 printf '%s' "$uid" | seed ids pod-uid
 printf '6c1f6b9a0e2d4c53a8d2d0b8f5e7c911' | seed ids static-pod-uid
 
-for f in "$testdata"/sock_diag/*.bin; do seed sock_diag "$(basename "$f")" <"$f"; done
+# sock_diag: byte 0 the dump (0: TCP, 1: UDP), then one datagram.
+for f in "$testdata"/sock_diag/dump-*.bin; do
+  { printf '\000'; cat "$f"; } | seed sock_diag "$(basename "$f")"
+done
+for f in "$testdata"/sock_diag/udp*.bin; do
+  { printf '\001'; cat "$f"; } | seed sock_diag "$(basename "$f")"
+done
 
 for f in "$testdata"/snapshots/*.json; do seed record "$(basename "$f")" <"$f"; done
 
+# docker_containers: byte 0 the piece size (0: the body whole), then the body.
 for f in containers-small containers-http10 containers-chunked; do
-  http_body "$testdata/docker/$f.http" | seed docker_containers "$f"
+  { printf '\000'; http_body "$testdata/docker/$f.http"; } | seed docker_containers "$f"
 done
-http_body "$testdata/node/docker-containers.http" | seed docker_containers node
+{ printf '\007'; http_body "$testdata/node/docker-containers.http"; } | seed docker_containers node
 
 # http: byte 0 the number of chunk sizes, byte 1 the size cap (0: 1 MiB),
 # the chunk sizes (0: an interrupted read), then the response.
@@ -97,7 +104,7 @@ done
 { printf '\000\020'; cat "$testdata/docker/containers-small.http"; } | seed http capped
 
 for text in 10.0.0.5 10.0.0.0/8 10.0.0.5:443 :443 '[2001:db8::/32]:443' '[::1]:80' \
-  ::ffff:10.0.0.5 ::/0 fe80::1; do
+  ::ffff:10.0.0.5 ::/0 fe80::1 svc/kube-system/kube-dns service/shop/cart pod/shop/db-0 node/node-2; do
   printf '%s' "$text" | seed endpoint_filter "$(printf '%s' "$text" | tr -c 'a-zA-Z0-9.' _)"
 done
 
@@ -111,5 +118,26 @@ printf 'caf\303\251 \345\220\215\345\211\215 \360\237\232\200' | seed escape utf
 printf 'evil\033[2J\r\n\ttab\\x1b' | seed escape controls
 printf 'abc\342\200\256cba\342\201\246\357\273\277\302\255' | seed escape bidi-bom-shy
 printf 'tag\363\240\200\201\363\240\201\277' | seed escape tags
+
+# The netlink targets: one recorded datagram each.
+for f in "$testdata"/conntrack/*.bin; do seed conntrack_entries "$(basename "$f")" <"$f"; done
+for f in "$testdata"/nftables/*.bin; do seed nftables_rules "$(basename "$f")" <"$f"; done
+for f in "$testdata"/rtnl/*.bin; do seed rtnl_addresses "$(basename "$f")" <"$f"; done
+
+seed nf_conntrack_stat recorded <"$testdata/proc_net/nf_conntrack_stat"
+for f in "$testdata"/sysctl/*/net.*; do
+  seed sysctl "$(basename "$(dirname "$f")")-$(basename "$f")" <"$f"
+done
+
+# kubeconfig: the kubeconfigs of testdata/kube, good and broken, and the
+# hostile shapes its unit tests build: a long line, deep flow nesting.
+for f in "$testdata"/kube/*.yaml "$testdata"/kube/*.conf "$testdata"/kube/*.kubeconfig \
+  "$testdata"/kube/kind.json; do
+  seed kubeconfig "$(basename "$f")" <"$f"
+done
+{ printf 'current-context: '; head -c 4000 /dev/zero | tr '\000' a; printf '\n'; } |
+  seed kubeconfig long-line
+{ printf 'clusters: '; head -c 2000 /dev/zero | tr '\000' '['; printf '\n'; } |
+  seed kubeconfig deep-flow
 
 echo "seeded $(find "$corpus" -name 'seed-*' | wc -l) inputs in $corpus"

@@ -1,21 +1,28 @@
-//! `--src`/`--dst` values: `analyze::filter::EndpointFilter`'s `FromStr`,
-//! and `matches` on what it gives.
+//! `--local` and `--remote` values: `analyze::filter::EndpointFilter`'s
+//! and `RemoteFilter`'s `FromStr`, and `matches` on what they give.
 //!
 //! Asserts: no panic; an error quotes the text; what the standard library
 //! reads as an address, a socket address, `ADDR/LEN` or `:PORT` is
 //! accepted and matches that address and port (and an IPv4 address its
 //! v4-mapped IPv6 form, and back), a socket address no other port, an
 //! IPv4 `/0` every IPv4 address; an address matches as its v4-mapped form
-//! does.
+//! does. `--remote`: text without a `svc/`, `service/`, `pod/` or `node/`
+//! prefix reads exactly as an endpoint; with one, it is accepted exactly
+//! when it is `PREFIX/NAMESPACE/NAME` (`node/NAME`) with parts that are
+//! not empty and hold no `/`, and then matches the remote end of that
+//! kind, namespace and name whatever its address, and no other; spelled
+//! back with the short prefix it reads the same.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use cnetstat::analyze::filter::EndpointFilter;
+use cnetstat::analyze::filter::{EndpointFilter, RemoteFilter};
+use cnetstat::analyze::remote::{RemoteKind, RemoteName};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    check_remote(&text);
     let parsed = text.parse::<EndpointFilter>();
     let filter = match &parsed {
         Ok(filter) => filter,
@@ -86,6 +93,99 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// `--remote`'s names, and its addresses read as `EndpointFilter` reads them.
+fn check_remote(text: &str) {
+    let parsed = text.parse::<RemoteFilter>();
+    let kind = text.split_once('/').and_then(|(prefix, _)| match prefix {
+        "svc" | "service" => Some(RemoteKind::Service),
+        "pod" => Some(RemoteKind::Pod),
+        "node" => Some(RemoteKind::Node),
+        _ => None,
+    });
+    let Some(kind) = kind else {
+        assert_eq!(
+            parsed,
+            text.parse::<EndpointFilter>().map(RemoteFilter::Endpoint)
+        );
+        return;
+    };
+    let rest = text.split_once('/').map_or("", |(_, rest)| rest);
+    let part = |part: &str| !part.is_empty() && !part.contains('/');
+    let named = match kind {
+        RemoteKind::Node => part(rest).then_some((None, rest)),
+        _ => rest
+            .split_once('/')
+            .filter(|(namespace, name)| part(namespace) && part(name))
+            .map(|(namespace, name)| (Some(namespace), name)),
+    };
+    let filter = match (named, parsed) {
+        (Some(_), Ok(filter)) => filter,
+        (None, Err(error)) => {
+            assert!(
+                error.to_string().starts_with(&format!("'{text}': ")),
+                "{error}"
+            );
+            return;
+        }
+        (named, parsed) => panic!("{text:?}: parts {named:?}, but read as {parsed:?}"),
+    };
+    let (namespace, name) = named.expect("accepted above");
+    assert_eq!(
+        filter,
+        RemoteFilter::Named {
+            kind,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    );
+    let spelled = match namespace {
+        Some(namespace) => format!("{}/{namespace}/{name}", kind.short()),
+        None => format!("{}/{name}", kind.short()),
+    };
+    assert_eq!(spelled.parse::<RemoteFilter>(), Ok(filter.clone()));
+
+    // A name matches by what the remote end is, whatever its address.
+    let ends = [
+        (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80),
+        (IpAddr::V6(Ipv6Addr::LOCALHOST), 443),
+    ];
+    let remote = RemoteName {
+        kind,
+        namespace,
+        name: Some(name),
+    };
+    let other_namespace = format!("{}-other", namespace.unwrap_or("default"));
+    let other_name = format!("{name}-other");
+    let others = [
+        RemoteName {
+            kind: match kind {
+                RemoteKind::Pod => RemoteKind::Service,
+                _ => RemoteKind::Pod,
+            },
+            ..remote
+        },
+        RemoteName {
+            namespace: Some(&other_namespace),
+            ..remote
+        },
+        RemoteName {
+            name: Some(&other_name),
+            ..remote
+        },
+        RemoteName {
+            name: None,
+            ..remote
+        },
+    ];
+    for (address, port) in ends {
+        assert!(filter.matches(address, port, Some(remote)));
+        assert!(!filter.matches(address, port, None));
+        for other in others {
+            assert!(!filter.matches(address, port, Some(other)), "{other:?}");
+        }
+    }
+}
 
 /// What must not have been refused.
 fn check_rejected(text: &str) {

@@ -1,22 +1,27 @@
-//! The HTTP/1.1 client, `names::http::get`, over a fake stream that hands
-//! out the response in chunks the input chooses.
+//! The HTTP/1.1 client, `names::http::get` and its streaming `Body`, over
+//! a fake stream that hands out the response in chunks the input chooses.
 //!
-//! Input: byte 0 holds in its low 4 bits how many chunk sizes follow
-//! (0–15); byte 1 picks the response size cap (0: 1 MiB, n: 16·n bytes);
-//! then the chunk sizes, one byte each, used in turn for every read (and
-//! every write) and over again: n > 0 hands out at most n bytes, 0 fails
-//! that read with `Interrupted`, which the client must retry. The rest is
-//! what the server sends.
+//! Input: byte 0 holds in its low 4 bits how many chunk sizes follow and
+//! in its high 4 bits how many pull sizes follow them (0–15 each); byte 1
+//! picks the response size cap (0: 1 MiB, n: 16·n bytes); then the chunk
+//! sizes, one byte each, used in turn for every read (and every write) and
+//! over again: n > 0 hands out at most n bytes, 0 fails that call with
+//! `Interrupted`, which the client must retry. Then the pull sizes, used in
+//! turn to take the body: n > 0 is `read_up_to(n)`, 0 is `next_piece()`;
+//! none means `read_to_end()`. The rest is what the server sends.
 //!
 //! Asserts: no panic; the request is the same whatever the write sizes;
-//! the response read in one read, in the chosen chunks, and a byte at a
-//! time is the same: the same status, headers and body, or the same error
-//! with the same message; a response read whole is within the cap.
+//! the response read in one read and taken whole, read in the chosen
+//! chunks and pulls, and read and pulled a byte at a time is the same: the
+//! same status, headers and body, or the same error (head or body) with
+//! the same message; a pull gives at most what it asked for, and an ended
+//! body stays ended; a response read without error received at most the
+//! cap, and bodiless statuses have no body.
 #![no_main]
 
 use std::io::{self, Read, Write};
 
-use cnetstat::names::http::{get, HttpError, Response};
+use cnetstat::names::http::{get, Body};
 use libfuzzer_sys::fuzz_target;
 
 /// A stream that replays `input` in reads of the sizes `chunks` gives in
@@ -75,45 +80,79 @@ impl Write for Chunked<'_> {
 const HOST: &str = "api.moby.localhost";
 const PATH: &str = "/v1.41/containers/json";
 
-fn fetch(input: &[u8], chunks: &[u8], max_bytes: usize) -> (Result<Response, HttpError>, Vec<u8>) {
+/// What must be the same however the bytes arrive and the body is taken.
+/// Errors are compared by their Debug form: variant, fields and message.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Response {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Result<Vec<u8>, String>,
+    },
+    Failed(String),
+}
+
+/// Sends the request over `input` read in `chunks`, takes the body in
+/// `pulls`; the outcome and what was written.
+fn fetch(input: &[u8], chunks: &[u8], pulls: &[u8], max_bytes: usize) -> (Outcome, Vec<u8>) {
     let mut stream = Chunked::new(input, chunks);
-    let result = get(&mut stream, HOST, PATH, max_bytes);
-    (result, stream.written)
+    let outcome = match get(&mut stream, HOST, PATH, max_bytes) {
+        Err(e) => Outcome::Failed(format!("{e:?}")),
+        Ok(mut response) => {
+            let body = take_body(&mut response.body, pulls).map_err(|e| format!("{e:?}"));
+            if let Ok(body) = &body {
+                assert!(body.len() <= max_bytes);
+                assert!(response.body.received() <= max_bytes);
+                // RFC 9112 §6.3: whatever the headers say.
+                if matches!(response.status, 100..=199 | 204 | 304) {
+                    assert!(body.is_empty());
+                }
+            }
+            Outcome::Response {
+                status: response.status,
+                headers: response.headers,
+                body,
+            }
+        }
+    };
+    (outcome, stream.written)
 }
 
-/// What must be the same however the bytes arrive: status, headers and
-/// body, or the error's kind and message.
-type Outcome<'a> = Result<(u16, &'a [(String, String)], &'a [u8]), String>;
-
-fn outcome(result: &Result<Response, HttpError>) -> Outcome<'_> {
-    match result {
-        Ok(r) => Ok((r.status, &r.headers, &r.body)),
-        Err(e) => Err(format!("{}: {e}", kind(e))),
+fn take_body<S: Read>(
+    body: &mut Body<S>,
+    pulls: &[u8],
+) -> Result<Vec<u8>, cnetstat::names::http::HttpError> {
+    if pulls.is_empty() {
+        return body.read_to_end();
     }
-}
-
-fn kind(e: &HttpError) -> &'static str {
-    match e {
-        HttpError::Write(_) => "Write",
-        HttpError::Read(_) => "Read",
-        HttpError::TooLarge { .. } => "TooLarge",
-        HttpError::NoResponse => "NoResponse",
-        HttpError::MalformedStatusLine(_) => "MalformedStatusLine",
-        HttpError::MalformedHeader(_) => "MalformedHeader",
-        HttpError::MalformedChunk(_) => "MalformedChunk",
-        HttpError::Truncated(_) => "Truncated",
+    let mut taken = Vec::new();
+    for &size in pulls.iter().cycle() {
+        let piece = if size == 0 {
+            body.next_piece()?.to_vec()
+        } else {
+            let piece = body.read_up_to(usize::from(size))?;
+            assert!(piece.len() <= usize::from(size));
+            piece
+        };
+        if piece.is_empty() {
+            break;
+        }
+        taken.extend_from_slice(&piece);
     }
+    assert!(body.next_piece()?.is_empty(), "an ended body gave more");
+    Ok(taken)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&[sizes, cap], rest)) = data.split_first_chunk::<2>() else {
+    let Some((&[counts, cap], rest)) = data.split_first_chunk::<2>() else {
         return;
     };
-    let sizes = usize::from(sizes & 0x0f);
-    if rest.len() < sizes {
+    let (chunk_count, pull_count) = (usize::from(counts & 0x0f), usize::from(counts >> 4));
+    if rest.len() < chunk_count + pull_count {
         return;
     }
-    let (chunks, response) = rest.split_at(sizes);
+    let (chunks, rest) = rest.split_at(chunk_count);
+    let (pulls, response) = rest.split_at(pull_count);
     if !chunks.is_empty() && chunks.iter().all(|&size| size == 0) {
         return; // Every call interrupted: the client would rightly retry forever.
     }
@@ -123,25 +162,18 @@ fuzz_target!(|data: &[u8]| {
         16 * usize::from(cap)
     };
 
-    let (whole, request) = fetch(response, &[], max_bytes);
-    let expected = format!(
+    let expected_request = format!(
         "GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: cnetstat\r\n\
          Accept: application/json\r\nConnection: close\r\n\r\n"
     );
-    assert_eq!(request, expected.as_bytes());
-    if let Ok(response) = &whole {
-        assert!(response.body.len() <= max_bytes);
-        assert!(response.status <= 999); // 3DIGIT; RFC 9110 §15 leaves the rest to the caller.
-        assert!(!matches!(response.status, 100..=199 | 204 | 304) || response.body.is_empty());
-    }
-
-    for chunks in [chunks, &[1][..]] {
-        let (split, request) = fetch(response, chunks, max_bytes);
-        assert_eq!(request, expected.as_bytes());
+    let (whole, request) = fetch(response, &[], &[], max_bytes);
+    assert_eq!(request, expected_request.as_bytes());
+    for (chunks, pulls) in [(chunks, pulls), (&[1][..], &[1][..])] {
+        let (split, request) = fetch(response, chunks, pulls, max_bytes);
+        assert_eq!(request, expected_request.as_bytes());
         assert_eq!(
-            outcome(&split),
-            outcome(&whole),
-            "reads of {chunks:?} differ from one read"
+            split, whole,
+            "reads of {chunks:?} and pulls of {pulls:?} differ from one read taken whole"
         );
     }
 });

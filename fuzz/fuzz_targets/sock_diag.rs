@@ -1,71 +1,56 @@
-//! sock_diag netlink replies: `netlink::sock_diag::parse_messages` on one
-//! datagram.
+//! sock_diag netlink replies: `netlink::sock_diag::parse_message` on each
+//! data message of one datagram, walked by `netlink::message::walk_answer`
+//! as `dump_tcp` and `dump_udp` walk them.
 //!
-//! Asserts: no panic; each socket's addresses are of its protocol's
-//! family; a `Malformed` error points inside the datagram; the sockets
-//! found, encoded again as `inet_diag_msg` replies (with the cgroup id
-//! attribute when there is one) and followed by `NLMSG_DONE`, parse back
-//! to the same sockets and `Done`.
+//! Input: byte 0 chooses the dump (even: TCP's TCPDIAG_GETSOCK replies,
+//! odd: UDP's SOCK_DIAG_BY_FAMILY replies), the rest is one datagram.
+//!
+//! Asserts: no panic; each socket is of the dump's transport and its
+//! addresses of its protocol's family; a `Malformed` points into the message it is about (or, for a
+//! bad header, at a byte of the datagram); the sockets found, encoded
+//! again as `inet_diag_msg` replies (with the cgroup id attribute when
+//! there is one) and followed by `NLMSG_DONE`, parse back to the same
+//! sockets, and the walk ends done.
 #![no_main]
 
 use std::net::IpAddr;
 
-use cnetstat::model::{Proto, Socket};
-use cnetstat::netlink::sock_diag::{parse_messages, DiagError, Progress};
+use cnetstat::model::{Socket, Transport};
+use cnetstat::netlink::sock_diag::{parse_message, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK};
+use cnetstat_fuzz::netlink::{done, message, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
 
-/// linux/inet_diag.h: replies to a TCPDIAG_GETSOCK dump carry its type.
-const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_CGROUP_ID: u16 = 21;
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&selector, data)) = data.split_first() else {
+        return;
+    };
+    let (reply, transport) = match selector % 2 {
+        0 => (TCPDIAG_GETSOCK, Transport::Tcp),
+        _ => (SOCK_DIAG_BY_FAMILY, Transport::Udp),
+    };
     let mut sockets = Vec::new();
-    match parse_messages(data, &mut sockets) {
-        Ok(_) | Err(DiagError::Kernel(_)) => {}
-        Err(DiagError::Malformed { offset, problem }) => {
-            assert!(offset < data.len(), "{offset} {problem}");
-        }
-        Err(other) => panic!("a datagram cannot give {other:?}"),
-    }
+    // A kernel error ends the walk too; the sockets before it stand.
+    let _ = walk(data, |m| parse_message(m, reply, transport, &mut sockets));
     for socket in &sockets {
-        assert_eq!(socket.local.is_ipv4(), socket.proto == Proto::Tcp);
-        assert_eq!(socket.remote.is_ipv4(), socket.proto == Proto::Tcp);
+        assert_eq!(socket.proto.transport(), transport);
+        assert_eq!(socket.local.is_ipv6(), socket.proto.is_ipv6());
+        assert_eq!(socket.remote.is_ipv6(), socket.proto.is_ipv6());
     }
 
-    let mut datagram = Vec::new();
-    for socket in &sockets {
-        encode(socket, &mut datagram);
-    }
-    let mut done = header(libc::NLMSG_DONE as u16, 4);
-    done.extend_from_slice(&0i32.to_ne_bytes());
-    datagram.extend_from_slice(&done);
+    let mut datagram: Vec<u8> = sockets.iter().flat_map(|s| encode(s, reply)).collect();
+    datagram.extend_from_slice(&done());
     let mut again = Vec::new();
-    assert_eq!(
-        parse_messages(&datagram, &mut again).unwrap(),
-        Progress::Done
-    );
+    let progress = walk(&datagram, |m| parse_message(m, reply, transport, &mut again)).unwrap();
+    assert!(progress.done);
     assert_eq!(again, sockets);
 });
 
-fn header(kind: u16, payload_len: usize) -> Vec<u8> {
-    let mut header = Vec::with_capacity(16 + payload_len);
-    header.extend_from_slice(&(16 + payload_len as u32).to_ne_bytes());
-    header.extend_from_slice(&kind.to_ne_bytes());
-    header.extend_from_slice(&0x2u16.to_ne_bytes()); // NLM_F_MULTI
-    header.extend_from_slice(&1u32.to_ne_bytes()); // seq
-    header.extend_from_slice(&0u32.to_ne_bytes()); // pid
-    header
-}
-
 /// One reply message as the kernel's inet_sk_diag_fill writes it.
-fn encode(s: &Socket, out: &mut Vec<u8>) {
-    let with_cgroup = s.cgroup_id != 0;
-    let mut msg = header(TCPDIAG_GETSOCK, 72 + if with_cgroup { 12 } else { 0 });
-    let family = match s.proto {
-        Proto::Tcp => libc::AF_INET,
-        Proto::Tcp6 => libc::AF_INET6,
-    };
-    msg.extend_from_slice(&[family as u8, s.state as u8, s.timer as u8, s.retransmits]);
+fn encode(s: &Socket, reply: u16) -> Vec<u8> {
+    let family = if s.proto.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
+    let mut msg = vec![family as u8, s.state as u8, s.timer as u8, s.retransmits];
     msg.extend_from_slice(&s.local_port.to_be_bytes());
     msg.extend_from_slice(&s.remote_port.to_be_bytes());
     for address in [s.local, s.remote] {
@@ -84,10 +69,9 @@ fn encode(s: &Socket, out: &mut Vec<u8>) {
     }
     let inode = u32::try_from(s.inode).expect("sock_diag inodes are 32 bits");
     msg.extend_from_slice(&inode.to_ne_bytes());
-    if with_cgroup {
-        msg.extend_from_slice(&12u16.to_ne_bytes());
-        msg.extend_from_slice(&INET_DIAG_CGROUP_ID.to_ne_bytes());
-        msg.extend_from_slice(&s.cgroup_id.to_ne_bytes());
+    let mut attrs = Attrs::default();
+    if s.cgroup_id != 0 {
+        attrs.add(INET_DIAG_CGROUP_ID, &s.cgroup_id.to_ne_bytes());
     }
-    out.extend_from_slice(&msg);
+    message(reply, &msg, attrs).expect("a socket's reply fits its lengths")
 }

@@ -1018,8 +1018,19 @@ impl std::error::Error for ListError {}
 /// Parses a whole `/containers/json` body.
 #[cfg(any(test, fuzzing))]
 pub fn parse_containers(body: &[u8]) -> Result<Vec<ContainerInfo>, ListError> {
+    parse_in_pieces(body, &[])
+}
+
+/// Feeds `body` to the list parser in pieces cut at `cuts` (ascending, at
+/// most `body.len()`), as it may arrive.
+#[cfg(any(test, fuzzing))]
+pub fn parse_in_pieces(body: &[u8], cuts: &[usize]) -> Result<Vec<ContainerInfo>, ListError> {
     let mut list = ListParser::new();
-    list.feed(body)?;
+    let mut start = 0;
+    for &cut in cuts.iter().chain([&body.len()]) {
+        list.feed(&body[start..cut])?;
+        start = cut;
+    }
     list.finish()
 }
 
@@ -1783,17 +1794,6 @@ mod tests {
             );
         }
         assert_eq!(parse_containers(b" [ ]\n").unwrap(), vec![]);
-    }
-
-    /// Feeds `body` to the list parser in pieces cut at `cuts`.
-    fn parse_in_pieces(body: &[u8], cuts: &[usize]) -> Result<Vec<ContainerInfo>, ListError> {
-        let mut list = ListParser::new();
-        let mut start = 0;
-        for &cut in cuts.iter().chain([&body.len()]) {
-            list.feed(&body[start..cut])?;
-            start = cut;
-        }
-        list.finish()
     }
 
     #[test]

@@ -433,8 +433,9 @@ struct Capped<S> {
 impl<S: Read> Capped<S> {
     /// Reads once into `dest`; 0 means the server closed the connection.
     fn read(&mut self, dest: &mut [u8]) -> Result<usize, HttpError> {
-        // One byte past the cap is enough to know it was exceeded.
-        let allowed = (self.max_bytes - self.received).saturating_add(1);
+        // Never more than the cap, so what fails is the same however the
+        // bytes arrive; once it is reached, one byte more shows it exceeded.
+        let allowed = (self.max_bytes - self.received).max(1);
         let len = dest.len().min(allowed);
         let n = loop {
             match self.stream.read(&mut dest[..len]) {
@@ -957,6 +958,26 @@ mod tests {
         let endless_header = [&b"HTTP/1.1 200 OK\r\nX: "[..], &[b'a'; 5000]].concat();
         assert!(matches!(
             error_of(&endless_header, 1000),
+            HttpError::TooLarge { .. }
+        ));
+    }
+
+    /// Found by fuzz/fuzz_targets/http.rs: one read took the whole cap
+    /// plus a byte, so a bad head, or a complete response followed by more
+    /// bytes, failed as too large in one read, while the same bytes in
+    /// small reads gave the real error, or the response.
+    #[test]
+    fn the_cap_counts_what_the_response_needs_however_the_reads_fall() {
+        let garbage = [&b"garbage\r\n"[..], &[b'x'; 200]].concat();
+        let e = error_of(&garbage, 50);
+        assert!(matches!(e, HttpError::MalformedStatusLine(_)), "{e:?}");
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let followed = [&response[..], &[b'x'; 200]].concat();
+        let body = get_bytes(&followed, response.len() + 10).unwrap().body;
+        assert_eq!(body, b"ok");
+        assert!(get_bytes(response, response.len()).is_ok());
+        assert!(matches!(
+            error_of(response, response.len() - 1),
             HttpError::TooLarge { .. }
         ));
     }

@@ -366,8 +366,11 @@ fn parse_list_element(element: &Attr<'_>) -> Result<Expression, Malformed> {
     }
     let name = name.ok_or(element.malformed("expression without a name"))?;
     // Expressions without parameters (`counter` of old kernels) have no data.
-    let attrs = data.map_or(Attrs::new(&[], element.offset()), |d| d.nested());
-    Ok(parse_expression(&name, attrs)
+    let (attrs, offset) = match data {
+        Some(data) => (data.nested(), data.offset()),
+        None => (Attrs::new(&[], element.offset()), element.offset()),
+    };
+    Ok(parse_expression(&name, attrs, offset)
         .unwrap_or_else(|problem| Expression::Unreadable { name, problem }))
 }
 
@@ -429,12 +432,9 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn parse_expression(name: &str, attrs: Attrs<'_>) -> Result<Expression, Malformed> {
-    let offset = attrs
-        .clone()
-        .next()
-        .and_then(Result::ok)
-        .map_or(0, |a| a.offset());
+/// `offset` is where the expression's data starts, which a field it lacks
+/// is reported at.
+fn parse_expression(name: &str, attrs: Attrs<'_>, offset: usize) -> Result<Expression, Malformed> {
     let f = Fields::read(attrs, offset)?;
     Ok(match name {
         "payload" if f.get(NFTA_PAYLOAD_SREG).is_some() => {
@@ -1123,7 +1123,7 @@ impl XtPorts {
 /// then zeros.
 fn prefix_len(len: u32, mask: Option<&[u8]>) -> Option<u8> {
     let Some(mask) = mask else {
-        return u8::try_from(len * 8).ok();
+        return len.checked_mul(8).and_then(|bits| u8::try_from(bits).ok());
     };
     if mask.len() != len as usize {
         return None;
@@ -1735,6 +1735,69 @@ mod tests {
         assert_eq!(prefix_len(4, Some(&[255, 0, 255, 0])), None);
         assert_eq!(prefix_len(4, Some(&[0, 0, 0, 0])), Some(0));
         assert_eq!(prefix_len(4, Some(&[])), None);
+    }
+
+    /// Found by fuzz/fuzz_targets/nftables_rules.rs: the length of a load
+    /// comes from the kernel as a u32, and 2^29 bytes or more overflowed
+    /// `len * 8` (a panic in debug builds) before the length was checked.
+    #[test]
+    fn a_load_too_long_for_a_prefix_is_no_prefix() {
+        assert_eq!(prefix_len(u32::MAX, None), None);
+        assert_eq!(prefix_len(1 << 29, None), None);
+        let huge_load = Expression::Payload {
+            dreg: 1,
+            base: NFT_PAYLOAD_NETWORK_HEADER,
+            offset: 16,
+            len: (1 << 29) + 1,
+        };
+        let cmp = Expression::Cmp {
+            sreg: 1,
+            op: NFT_CMP_EQ,
+            data: vec![198, 18, 0, 2],
+        };
+        let masq = Expression::Masq {
+            flags: 0,
+            proto_min_reg: None,
+            proto_max_reg: None,
+        };
+        let nat = NatRule::from_rule(&rule(NFPROTO_IPV4, vec![huge_load, cmp, masq])).unwrap();
+        assert_eq!(nat.matches.daddr, None);
+        assert_eq!(
+            nat.matches.not_understood,
+            ["cmp on payload base 1 offset 16 length 536870913"]
+        );
+    }
+
+    /// Found by fuzz/fuzz_targets/nftables_rules.rs: a field missing from
+    /// an expression was reported at byte 0 of the datagram, whatever
+    /// message held it, when the expression had no data attributes.
+    #[test]
+    fn a_missing_field_is_reported_where_the_expression_is() {
+        use crate::netlink::attr::tests::attr;
+        use crate::netlink::message::{tests::message, NLM_F_MULTI};
+        let without_data = attr(NFTA_LIST_ELEM, &attr(NFTA_EXPR_NAME, b"cmp\0"));
+        let op_only = attr(NFTA_CMP_OP, &NFT_CMP_EQ.to_be_bytes());
+        let data_without_register = attr(
+            NFTA_LIST_ELEM,
+            &[attr(NFTA_EXPR_NAME, b"cmp\0"), attr(NFTA_EXPR_DATA, &op_only)].concat(),
+        );
+        let expressions = attr(
+            NFTA_RULE_EXPRESSIONS,
+            &[without_data, data_without_register].concat(),
+        );
+        let payload = [&[NFPROTO_IPV4, 0, 0, 0][..], &expressions].concat();
+        let one = message(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE, NLM_F_MULTI, &payload);
+        let datagram = [one.clone(), one.clone()].concat();
+        let mut rules = Vec::new();
+        parse_datagram(&datagram, &mut rules).unwrap();
+        let second_message = one.len()..datagram.len();
+        for expression in &rules[1].expressions {
+            let Expression::Unreadable { problem, .. } = expression else {
+                panic!("{expression:?}");
+            };
+            assert_eq!(problem.problem, "cmp without a register");
+            assert!(second_message.contains(&problem.offset), "{problem}");
+        }
     }
 
     #[test]

@@ -40,14 +40,14 @@ use super::wire::Malformed;
 use crate::model::{Proto, Socket, StateSet, TcpState, Timer, Transport};
 
 /// linux/inet_diag.h; replies carry the request's type.
-const TCPDIAG_GETSOCK: u16 = 18;
+pub const TCPDIAG_GETSOCK: u16 = 18;
 /// `struct inet_diag_req`: family, src_len, dst_len, ext, the 48-byte
 /// `inet_diag_sockid`, states (u32), dbs (u32).
 const INET_DIAG_REQ_LEN: usize = 60;
 const INET_DIAG_REQ_STATES: std::ops::Range<usize> = 52..56;
 
 /// linux/sock_diag.h; replies carry the request's type.
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
+pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `struct inet_diag_req_v2`: family, protocol, ext, pad, states (u32),
 /// the 48-byte `inet_diag_sockid`.
 const INET_DIAG_REQ_V2_LEN: usize = 56;
@@ -133,7 +133,7 @@ fn udp_dump_request(ipv6: bool, states: StateSet) -> Request {
 /// Appends the socket one data message describes, if it is one: messages
 /// of other types carry no socket, and a state [`TcpState`] does not know
 /// can only come from a kernel that reports states beyond the mask asked.
-fn parse_message(
+pub fn parse_message(
     message: &Message<'_>,
     reply: u16,
     transport: Transport,
