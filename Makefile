@@ -1,9 +1,9 @@
 # cnetstat: `make run` builds and runs it on this host, `make test` tests it.
 MUSL    := x86_64-unknown-linux-musl
 BIN     := target/$(MUSL)/release/cnetstat
-# The smallest static build measured (2,978,136 bytes, design.md: Size)
-# plus 10%: TLS for --kube took it past the 2 MiB of 0.1.
-MAX_SIZE := 3275950
+# The static build as shipped (3,293,592 bytes, design.md: Size) plus 10%:
+# TLS for --kube took it past the 2 MiB of 0.1, then --watch grew it.
+MAX_SIZE := 3622951
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: release run test unit e2e check-release bench fuzz fuzz-smoke fuzz-tools

@@ -18,7 +18,8 @@ Protocol on stdin/stdout (one line each): the client prints `ready <established>
 then answers `tw` with `tw <TIME_WAIT count in this netns>`, answers
 `udp N FIRST_PORT PORT ADDR,ADDR,...` (run.py's SNAT load, once the pod has an eth0) by
 sending one datagram from each of the ports FIRST_PORT.. FIRST_PORT+N-1, in turn to each
-address, with `udp N`, and exits on `quit` or EOF.
+address, with `udp N`, answers `churn RATE` with `churn RATE` and from then on opens and
+closes RATE connections a second (each leaving a TIME_WAIT), and exits on `quit` or EOF.
 """
 
 import argparse
@@ -32,6 +33,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 CLONE_NEWNET = 0x40000000
@@ -176,6 +178,28 @@ def make_time_waits(count, events_r):
         time.sleep(0.01)
 
 
+def churn(rate, events_r):
+    """Connections at `rate` a second, for ever; the server's event bytes are read and
+    dropped, so its pipe never fills."""
+
+    def drain():
+        while os.read(events_r, 65536):
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    addr = ("127.0.0.1", LISTEN_PORT)
+    start = time.monotonic()
+    n = 0
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.connect(addr)
+        s.close()
+        n += 1
+        wait = start + n / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+
 def send_udp_flows(count, first_port, port, addresses):
     """One datagram per flow, each from its own source port: as many conntrack entries
     where the pod's traffic is NATed. Sockets are closed at once; the entries stay."""
@@ -238,6 +262,10 @@ def main():
         cmd = line.strip()
         if cmd == "tw":
             print(f"tw {make_time_waits(args.time_wait, events_r)}", flush=True)
+        elif cmd.startswith("churn "):
+            rate = float(cmd.split()[1])
+            threading.Thread(target=churn, args=(rate, events_r), daemon=True).start()
+            print(f"churn {rate:g}", flush=True)
         elif cmd.startswith("udp "):
             _, count, first, port, addresses = cmd.split()
             sent = send_udp_flows(int(count), int(first), int(port), addresses.split(","))

@@ -2,7 +2,8 @@
 """cnetstat benchmark: builds a busy node's socket load, then times cnetstat next to `ss`.
 
 Usage (root): bench/run.py path/to/cnetstat [--sizes 10x1000,50x2000] [--reps 5]
-              [--snat-entries 50000] [--clean]
+              [--snat-entries 50000] [--watch-size 50x2000] [--churn-rate 10]
+              [--watch-minutes 10] [--clean]
 
 For each size PODSxSOCKETS it starts PODS pods, each in its own network namespace
 (`ip netns add cnetstat-bench-<i>`, bind-mounted like a CNI netns) with three processes in
@@ -36,6 +37,12 @@ at 198.18.128.2+i), an uplink to cnetstat-bench-remote (198.19.254.0/24; it take
 UDP datagram per flow to 198.19.1.1-10 port 443 from ports 20000 and up, so the node's
 conntrack table holds exactly that many real SRC_NAT entries (unreplied UDP, kept 3600 s),
 spread over ten destinations, from every pod. cnetstat's SNAT rows must add up to it.
+
+Then --watch (unless --watch-size 0): pods that hold only ESTABLISHED connections, first 5
+of them churning (opening and closing --churn-rate connections a second each), then all of
+them; for each, cnetstat --watch 2's CPU per tick next to the one-shot listing's CPU on the
+same sockets, and, with every pod churning, --watch's RSS after 1 and --watch-minutes
+minutes.
 
 Every TIME_WAIT lives 60 s, so the counts only hold still inside a 60 s window after they
 are made. Measurements run in such windows; a new window first waits for the old TIME_WAITs
@@ -351,6 +358,10 @@ def start_pods(count, sockets_per_pod, established_share, workdir):
     time_wait = sockets_per_pod - 1 - 2 * pairs
     if time_wait < 0:
         sys.exit(f"{sockets_per_pod} sockets per pod is too few")
+    return start_pods_holding(count, pairs, time_wait, workdir)
+
+
+def start_pods_holding(count, pairs, time_wait, workdir):
     pods = [Pod(i, pairs, time_wait, workdir) for i in range(count)]
     ip_batch([f"netns add {p.netns}" for p in pods])
     for pod in pods:
@@ -1016,9 +1027,127 @@ def print_summary(results):
 # ---------------------------------------------------------------- main
 
 
+# ---------------------------------------------------------------- watch
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid):
+    """User + system seconds of a process (its threads included), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def one_shot_cpu(binary, workdir, reps):
+    """Median CPU and wall seconds of the full listing, the cost a tick is measured against."""
+    runs = [run_measured([binary, "--format", "json"], os.path.join(workdir, "oneshot.out"),
+                         os.path.join(workdir, "oneshot.err")) for _ in range(reps)]
+    return statistics.median(r.cpu for r in runs), statistics.median(r.wall for r in runs)
+
+
+def watch_run(binary, interval, ticks, workdir, rss_at=()):
+    """Runs `cnetstat --watch INTERVAL --format json` for `ticks` ticks; gives its CPU seconds
+    per tick (from the third tick on: the first collection reads everything, and the second
+    has the first rates), and its RSS in KiB at each of `rss_at` seconds after it started."""
+    err = open(os.path.join(workdir, "watch.err"), "w")
+    proc = subprocess.Popen([binary, "--watch", str(interval), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+    RUNNING[proc.pid] = proc
+    started = time.monotonic()
+    rss = {}
+
+    def sample_rss():
+        for at in rss_at:
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            if proc.poll() is not None:
+                return
+            rss[at] = process_rss_kib(proc.pid)
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    samples = []
+    last_ts = None
+    try:
+        for line in proc.stdout:
+            ts = json.loads(line).get("ts")
+            if ts != last_ts:
+                last_ts = ts
+                samples.append(process_cpu_s(proc.pid))
+                if len(samples) > ticks:
+                    break
+        sampler.join()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        RUNNING.pop(proc.pid, None)
+        err.close()
+    # samples[k] is the CPU when tick k+1 (the k+2nd collection) was printed.
+    measured = samples[2:]
+    if len(measured) < 2:
+        sys.exit(f"--watch printed {len(samples)} ticks; see {err.name}")
+    per_tick = (measured[-1] - measured[0]) / (len(measured) - 1)
+    return per_tick, rss
+
+
+def measure_watch(binary, pod_count, per_pod, interval, churn_rate, churning, minutes, workdir):
+    """Pods that hold ESTABLISHED connections, some of them churning: CPU per tick of
+    --watch against the one-shot listing's CPU on the same sockets, and RSS over time."""
+    log("")
+    log(f"== --watch {interval}: {pod_count} pods x {per_pod} sockets ==")
+    pairs = (per_pod - 1) // 2
+    pods = start_pods_holding(pod_count, pairs, 0, workdir)
+    results = []
+    try:
+        for pod in pods:
+            pod.expect("ready")
+        log(f"  each pod holds {2 * pairs} ESTABLISHED and a listener; a churning pod opens and "
+            f"closes {churn_rate} connections a second to itself, each leaving a TIME_WAIT")
+        churned = 0
+        for count in churning:
+            for pod in pods[churned:count]:
+                pod.send(f"churn {churn_rate}")
+                pod.expect("churn")
+            churned = count
+            # TIME_WAITs build up for a minute; tick costs are measured once they are a few
+            # seconds old, the one-shot listing around the ticks on the same sockets.
+            time.sleep(10)
+            rss_at = (60, 60 * minutes) if count == pod_count and minutes else ()
+            ticks = max(15, int(60 * minutes / interval)) if rss_at else 15
+            before, wall = one_shot_cpu(binary, workdir, 3)
+            per_tick, rss = watch_run(binary, interval, ticks, workdir, rss_at)
+            after, _ = one_shot_cpu(binary, workdir, 3)
+            one_shot = statistics.median([before, after])
+            sockets = sum(sum(v for k, v in p.tcp_counters().items() if k in ("inuse", "tw"))
+                          for p in pods)
+            line = (f"  {count} of {pod_count} pods churning ({count * churn_rate} connections/s on the "
+                    f"node, {sockets} sockets in the pods): one-shot listing {one_shot:.3f} s CPU "
+                    f"({wall:.3f} s wall); --watch {interval}: {per_tick:.3f} s CPU a tick, "
+                    f"{per_tick / one_shot:.2f}x the one-shot")
+            log(line)
+            results.append((count, per_tick / one_shot))
+            if rss_at:
+                first, last = rss.get(rss_at[0]), rss.get(rss_at[1])
+                growth = (last - first) / first if first and last else None
+                log(f"  RSS of --watch: {mib(first)} MiB after 1 minute, {mib(last)} MiB after "
+                    f"{minutes} minutes ({'n/a' if growth is None else f'{growth:+.1%}'})")
+    finally:
+        clean_node(pods)
+    return results
+
+
 def parse_sizes(text):
     sizes = []
-    for item in text.split(","):
+    for item in filter(None, text.split(",")):
         pods, _, sockets = item.partition("x")
         if not (pods.isdigit() and sockets.isdigit()) or int(pods) < 1:
             sys.exit(f"bad size '{item}': want PODSxSOCKETS, e.g. 50x2000")
@@ -1033,7 +1162,7 @@ def main():
     )
     ap.add_argument("binary", nargs="?", help="the cnetstat binary to measure")
     ap.add_argument("--sizes", default="10x1000,50x1000,50x2000,100x1000",
-                    help="comma-separated PODSxSOCKETS_PER_POD (default %(default)s)")
+                    help="comma-separated PODSxSOCKETS_PER_POD; empty: none (default %(default)s)")
     ap.add_argument("--reps", type=int, default=5, help="timed rounds per size (default 5)")
     ap.add_argument("--tanp-cap", type=float, default=50,
                     help="run ss -tanp only where it is expected to take at most this many "
@@ -1046,6 +1175,14 @@ def main():
     ap.add_argument("--snat-entries", type=int, default=50000,
                     help="SRC_NAT conntrack entries the pods make through the node's NAT "
                     "namespace for each size; 0 turns the SNAT load off (default %(default)s)")
+    ap.add_argument("--watch-size", default="50x2000",
+                    help="PODSxSOCKETS_PER_POD for the --watch measurement; 0 skips it "
+                    "(default %(default)s)")
+    ap.add_argument("--churn-rate", type=int, default=10,
+                    help="connections a second each churning pod opens (default %(default)s)")
+    ap.add_argument("--watch-minutes", type=float, default=10,
+                    help="how long --watch runs with every pod churning, for its RSS over time; "
+                    "0 skips that (default %(default)s)")
     ap.add_argument("--clean", action="store_true", help="only remove leftovers and exit")
     args = ap.parse_args()
 
@@ -1127,7 +1264,13 @@ def main():
             clean_node(pods)
             pods = []
             wait_kernel_sockets_freed(baseline, conntrack_baseline)
-        print_summary(results)
+        if results:
+            print_summary(results)
+        if args.watch_size != "0":
+            [(pod_count, per_pod)] = parse_sizes(args.watch_size)
+            churning = sorted({min(5, pod_count), pod_count})
+            measure_watch(binary, pod_count, per_pod, 2, args.churn_rate, churning,
+                          args.watch_minutes, workdir)
     except KeyboardInterrupt:
         log("interrupted; cleaning up")
         return_code = 130

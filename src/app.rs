@@ -15,6 +15,7 @@ use crate::diag;
 use crate::model::Snapshot;
 use crate::record::{self, RecordError};
 use crate::render::{json, table};
+use crate::watch;
 
 #[derive(Debug)]
 pub enum AppError {
@@ -34,6 +35,9 @@ impl fmt::Display for AppError {
 }
 
 pub fn run(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
+    if let Some(every) = config.watch {
+        return watch::run(config, every, out);
+    }
     let snapshot = match &config.source {
         Source::Live(plan) => collect::snapshot(plan).map_err(AppError::Collect)?,
         Source::Replay(file) => record::load(file).map_err(AppError::Record)?,

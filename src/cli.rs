@@ -63,11 +63,22 @@ Output:
                             NAT outside the node (a cloud load balancer's
                             per-node allocation; implies --ports)
 
+Watching:
+      --watch [SECONDS]     Collect every SECONDS (default 2) and show, per
+                            pod, container, direction and destination, new
+                            and closed connections and failed attempts per
+                            second, ESTABLISHED and TIME_WAIT now; with
+                            --ports, how soon each budget fills at that
+                            rate. A full-screen view on a terminal (q quits),
+                            else JSON Lines every tick
+      --count N             Stop after N ticks
+
 Recordings:
       --record FILE         Also write everything collected (every socket,
                             whatever the filters) to FILE, to look at later
                             or elsewhere with --replay; `-`: write it to
-                            stdout and show nothing
+                            stdout and show nothing. With --watch, a
+                            snapshot a line, every tick
       --replay FILE         Read a recording (`-`: stdin) instead of this node
 
 Sources:
@@ -150,6 +161,28 @@ pub struct Args {
     pub kubeconfig: Option<PathBuf>,
     pub record: Option<FileArg>,
     pub replay: Option<FileArg>,
+    /// `--watch`: its interval in milliseconds (None when given without
+    /// SECONDS to a replay, which keeps the recording's).
+    pub watch: Option<WatchArg>,
+    pub count: Option<u64>,
+}
+
+/// `--watch`, with or without its SECONDS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchArg {
+    Default,
+    EveryMs(u64),
+}
+
+impl WatchArg {
+    pub const DEFAULT_MS: u64 = 2_000;
+
+    pub fn every_ms(self) -> u64 {
+        match self {
+            WatchArg::Default => WatchArg::DEFAULT_MS,
+            WatchArg::EveryMs(ms) => ms,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -209,6 +242,8 @@ where
         kubeconfig: None,
         record: None,
         replay: None,
+        watch: None,
+        count: None,
     };
     let mut backend_given = false;
     while let Some(arg) = parser.next()? {
@@ -296,6 +331,29 @@ where
             }
             Long("record") => parsed.record = Some(parser.value()?.into()),
             Long("replay") => parsed.replay = Some(parser.value()?.into()),
+            Long("watch") => {
+                // SECONDS is optional: `--watch=5`, `--watch 5`, or a bare
+                // `--watch` followed by another flag.
+                let given = match parser.optional_value() {
+                    Some(value) => Some(value),
+                    None => parser.try_raw_args().and_then(|mut raw| {
+                        raw.next_if(|arg| arg.to_str().is_some_and(is_seconds))
+                    }),
+                };
+                parsed.watch = Some(match given {
+                    None => WatchArg::Default,
+                    Some(value) => WatchArg::EveryMs(parse_interval(&value.to_string_lossy())?),
+                });
+            }
+            Long("count") => {
+                let value = text_value(&mut parser, "--count")?;
+                let count = value.parse::<u64>().ok().filter(|n| *n > 0);
+                parsed.count = Some(count.ok_or_else(|| {
+                    UsageError(format!(
+                        "invalid value '{value}' for --count: expected how many ticks, 1 or more"
+                    ))
+                })?);
+            }
             Long("backend") => {
                 backend_given = true;
                 parsed.backend = match text_value(&mut parser, "--backend")?.as_str() {
@@ -313,6 +371,13 @@ where
             Short('V') | Long("version") => return Ok(Mode::Version),
             _ => return Err(arg.unexpected().into()),
         }
+    }
+    if parsed.watch.is_some() {
+        check_watch(&parsed, states.is_some() || all || listening)?;
+    } else if parsed.count.is_some() {
+        return Err(UsageError(
+            "--count counts the ticks of --watch: add --watch".into(),
+        ));
     }
     // As ss: listening sockets are TCP's LISTEN and UDP's UNCONN (the
     // kernel's CLOSE, a state no other dumped socket is in but a
@@ -349,6 +414,72 @@ where
         }
     }
     Ok(Mode::Run(Box::new(parsed)))
+}
+
+/// What `--watch` cannot be combined with.
+fn check_watch(args: &Args, states_given: bool) -> Result<(), UsageError> {
+    let refused = [
+        (
+            states_given,
+            "--state, -a and -l: its rows count connections in every state",
+        ),
+        (
+            args.timers,
+            "-o: its rows are connections per second, not sockets",
+        ),
+        (
+            args.kube,
+            "--kube or --kubeconfig: its rows name no remote end",
+        ),
+        (args.udp, "-u: it counts TCP connections"),
+        (
+            args.by
+                .as_ref()
+                .is_some_and(|keys| keys.contains(&Key::State)),
+            "--by state: a row counts connections in every state",
+        ),
+        (
+            args.replay.is_some() && matches!(args.watch, Some(WatchArg::EveryMs(_))),
+            "--replay with SECONDS: a replay keeps the recording's ticks; use --watch alone",
+        ),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(UsageError(format!("--watch does not take {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// SECONDS of `--watch`: digits, and at most three decimals.
+fn is_seconds(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.len() <= 3
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The interval in milliseconds, from 0.1 s to an hour.
+fn parse_interval(text: &str) -> Result<u64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "invalid value '{text}' for --watch: expected seconds between ticks, 0.1 to 3600"
+        ))
+    };
+    if !is_seconds(text) {
+        return Err(bad());
+    }
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let fraction: u64 = format!("{fraction:0<3}").parse().map_err(|_| bad())?;
+    let ms = whole
+        .checked_mul(1000)
+        .and_then(|ms| ms.checked_add(fraction))
+        .ok_or_else(bad)?;
+    if (100..=3_600_000).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(bad())
+    }
 }
 
 fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
@@ -696,6 +827,74 @@ mod tests {
             let err = run(args).unwrap_err().to_string();
             assert!(err.contains(needle), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn watch_takes_optional_seconds_and_a_count() {
+        assert_eq!(run(&[]).unwrap().watch, None);
+        assert_eq!(run(&["--watch"]).unwrap().watch, Some(WatchArg::Default));
+        assert_eq!(WatchArg::Default.every_ms(), 2_000);
+        assert_eq!(
+            run(&["--watch", "1"]).unwrap().watch,
+            Some(WatchArg::EveryMs(1_000))
+        );
+        assert_eq!(
+            run(&["--watch=0.5"]).unwrap().watch,
+            Some(WatchArg::EveryMs(500))
+        );
+        assert_eq!(
+            run(&["--watch", "2.25", "--count", "3"]).unwrap().count,
+            Some(3)
+        );
+        // A bare --watch before another flag, or before a word that is not
+        // seconds, takes the default.
+        let args = run(&["--watch", "--ports"]).unwrap();
+        assert_eq!((args.watch, args.ports), (Some(WatchArg::Default), true));
+        assert!(run(&["--watch", "soon"])
+            .unwrap_err()
+            .to_string()
+            .contains("soon"));
+        for (list, needle) in [
+            (
+                &["--watch=0.05"][..],
+                "expected seconds between ticks, 0.1 to 3600",
+            ),
+            (&["--watch=3601"], "0.1 to 3600"),
+            (&["--watch=1.2345"], "0.1 to 3600"),
+            (&["--watch=-1"], "0.1 to 3600"),
+            (
+                &["--count", "2"],
+                "--count counts the ticks of --watch: add --watch",
+            ),
+            (
+                &["--watch", "--count", "0"],
+                "expected how many ticks, 1 or more",
+            ),
+            (
+                &["--watch", "-a"],
+                "--watch does not take --state, -a and -l",
+            ),
+            (
+                &["--watch", "--state", "established"],
+                "--watch does not take --state",
+            ),
+            (&["--watch", "-o"], "--watch does not take -o"),
+            (&["--watch", "--kube"], "--watch does not take --kube"),
+            (&["--watch", "-u"], "--watch does not take -u"),
+            (
+                &["--watch", "--by", "pod,state"],
+                "--watch does not take --by state",
+            ),
+            (
+                &["--watch", "5", "--replay", "x"],
+                "--watch does not take --replay with SECONDS",
+            ),
+        ] {
+            let err = run(list).unwrap_err().to_string();
+            assert!(err.contains(needle), "{list:?}: {err}");
+        }
+        let replay = run(&["--replay", "x", "--watch", "--format", "json"]).unwrap();
+        assert_eq!(replay.watch, Some(WatchArg::Default));
     }
 
     #[test]

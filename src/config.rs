@@ -22,8 +22,18 @@ pub struct Config {
     /// Where to write what was collected.
     pub record: Option<FileArg>,
     pub view: View,
+    /// `--watch`: ticks instead of one snapshot.
+    pub watch: Option<Watch>,
     /// Said once on stderr: how an ambiguous choice was made.
     pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// Between the starts of two ticks; a replay keeps the recording's.
+    pub every_ms: u64,
+    /// Stop after this many ticks with rates.
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -79,10 +89,16 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             timers: args.timers,
         }
     };
+    let watch = args.watch.map(|every| Watch {
+        every_ms: every.every_ms(),
+        count: args.count,
+    });
     // -t and -u pick protocols as in ss; without either, sockets are TCP's
     // (as ss and the original show them), and port budgets both
     // protocols', since UDP (DNS) spends ports and SNAT entries as TCP does.
+    // A watch counts TCP's connections (cli.rs refuses -u with it).
     let protocols = match (args.tcp, args.udp, &show) {
+        _ if watch.is_some() => Protocols::TCP,
         (false, false, Show::Ports { .. }) => Protocols::BOTH,
         (false, false, _) => Protocols::TCP,
         (tcp, udp, _) => Protocols { tcp, udp },
@@ -90,7 +106,13 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
     let view = View {
         filter: Filter {
             protocols,
-            states: args.states,
+            // A watch's rows count sockets in every state (cli.rs refuses
+            // state filters with it).
+            states: if watch.is_some() {
+                StateSet::EVERY
+            } else {
+                args.states
+            },
             owner: OwnerFilter {
                 namespace: args.namespace,
                 pod: args.pod,
@@ -118,7 +140,13 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             // UNCONN), which tell inbound sockets from outbound ones.
             let recording = args.record.is_some();
             let shown = view.filter.states;
+            // A watch needs every connection, a new one in whatever state,
+            // and the owner of each while it is alive, for its TIME_WAIT;
+            // bound-only sockets only for --ports: asking for them walks
+            // the bind hash as well, in every namespace, every tick.
             let (states, owners_for) = match view.show {
+                Show::Ports { .. } if watch.is_some() => (StateSet::EVERY, StateSet::ALL),
+                _ if watch.is_some() => (StateSet::ALL, StateSet::ALL),
                 _ if recording => (StateSet::EVERY, StateSet::EVERY),
                 Show::Ports { .. } => (StateSet::EVERY, shown),
                 _ => (StateSet(shown.0 | StateSet::LISTENING.0), shown),
@@ -135,14 +163,18 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
                 },
                 states,
                 owners_for,
-                // A recorded tree has no namespaces to enter.
                 network: match view.show {
+                    // A recorded tree has no namespaces to enter.
                     _ if !live => Parts::None,
                     Show::Ports { .. } => Parts::Everything,
+                    // A watch's rows name no remote end, and reading the
+                    // rest every tick would enter every namespace.
+                    _ if watch.is_some() => Parts::None,
                     _ if recording => Parts::Everything,
                     _ => Parts::Names,
                 },
                 kube,
+                watch: watch.is_some(),
             })
         }
     };
@@ -150,6 +182,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         source,
         record: args.record,
         view,
+        watch,
         notes,
     })
 }

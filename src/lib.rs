@@ -20,4 +20,7 @@ macro_rules! layers {
     };
 }
 
-layers!(analyze, clock, collect, escape, model, names, netlink, parse, record, render, text);
+layers!(
+    analyze, clock, collect, escape, model, names, netlink, parse, record, render, terminal, text,
+    watch,
+);

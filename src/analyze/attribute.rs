@@ -11,12 +11,19 @@
 use std::collections::{HashMap, HashSet};
 
 use super::remote::{self, Remote};
-use crate::model::{NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning};
+use crate::model::{
+    CgroupRef, NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning,
+};
 
 /// How a socket's owner was found: the one list every view shares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attribution {
     Process,
+    /// `--watch`: the container its cgroup v2 id names (analyze/history.rs).
+    Cgroup,
+    /// `--watch`: the process that held it when it was seen alive, for a
+    /// TIME_WAIT (analyze/history.rs).
+    History,
     Netns,
     /// No process holds it, and none could: the kernel made it for itself.
     Kernel,
@@ -27,6 +34,8 @@ impl Attribution {
     pub fn name(self) -> &'static str {
         match self {
             Attribution::Process => "process",
+            Attribution::Cgroup => "cgroup",
+            Attribution::History => "history",
             Attribution::Netns => "netns",
             Attribution::Kernel => "kernel",
             Attribution::None => "none",
@@ -224,9 +233,14 @@ fn process_owner_of(snapshot: &Snapshot, pid: u32) -> Owner<'_> {
 
 /// The container and pod a process's cgroup names, with names from the catalog.
 fn identity<'a>(snapshot: &'a Snapshot, process: &'a Process) -> Owner<'a> {
-    let Some(cgroup) = &process.cgroup else {
-        return Owner::NONE;
-    };
+    match &process.cgroup {
+        Some(cgroup) => cgroup_identity(snapshot, cgroup),
+        None => Owner::NONE,
+    }
+}
+
+/// The container and pod a cgroup path names, with names from the catalog.
+pub fn cgroup_identity<'a>(snapshot: &'a Snapshot, cgroup: &'a CgroupRef) -> Owner<'a> {
     let info = cgroup
         .container_id
         .as_deref()

@@ -3,10 +3,13 @@
 //! warnings cost the user.
 
 pub mod attribute;
+pub mod budget_rates;
 pub mod direction;
 pub mod filter;
+pub mod history;
 pub mod order;
 pub mod ports;
+pub mod rates;
 pub mod remote;
 pub mod summary;
 pub mod warnings;

@@ -139,11 +139,11 @@ pub enum Field<T> {
 }
 
 impl<T: PartialEq> Field<T> {
-    fn start(value: Option<T>) -> Field<T> {
+    pub fn start(value: Option<T>) -> Field<T> {
         value.map_or(Field::Absent, Field::One)
     }
 
-    fn add(&mut self, value: Option<T>) {
+    pub fn add(&mut self, value: Option<T>) {
         let same = match (&*self, &value) {
             (Field::Absent, None) => true,
             (Field::One(known), Some(value)) => known == value,

@@ -17,6 +17,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
     let mut runtime_files = 0;
     let mut process_files: Vec<(u32, &str, &str)> = Vec::new();
     let mut network: BTreeMap<NetworkPart, Vec<(Option<u64>, &str)>> = BTreeMap::new();
+    let mut no_counters: Vec<(Option<u64>, &str)> = Vec::new();
     let mut netlink_failures: Vec<&str> = Vec::new();
     for warning in snapshot.warnings.iter() {
         match warning {
@@ -47,6 +48,7 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
             Warning::NetworkUnreadable { netns, what, error } => {
                 network.entry(*what).or_default().push((*netns, error))
             }
+            Warning::CountersUnreadable { netns, error } => no_counters.push((*netns, error)),
             Warning::Kube { source, error } => {
                 let at = source.as_deref().map_or(String::new(), |s| format!("{s}: "));
                 lines.push(format!(
@@ -137,6 +139,18 @@ pub fn describe(snapshot: &Snapshot, attributed: &Attributed<'_>) -> Vec<String>
         ));
     }
     lines.extend(unreadable_namespaces(snapshot, &unreadable_netns));
+    if let Some(&(netns, error)) = no_counters.first() {
+        let which = match (no_counters.len(), netns) {
+            (1, Some(inode)) => format!("network namespace {inode}"),
+            (1, None) => "a network namespace".to_owned(),
+            (n, _) => format!("{n} network namespaces"),
+        };
+        let first = if no_counters.len() == 1 { "" } else { "first: " };
+        lines.push(format!(
+            "the TCP counters of {which} could not be read ({first}{error}): their rates are \
+             unknown, and their tables are read again every tick"
+        ));
+    }
     // Where the conntrack table could not be read there are no SNAT
     // budgets, so their NAT rules' ranges are not missed.
     let no_table: Vec<Option<u64>> = network
@@ -417,6 +431,26 @@ mod tests {
             lines[0].contains(": 1 socket with no process."),
             "{}",
             lines[0]
+        );
+    }
+
+    #[test]
+    fn unread_counters_say_the_rates_are_lost() {
+        let mut snapshot = testing::snapshot();
+        for inode in [4026532001, 4026532002] {
+            snapshot.warnings.push(Warning::CountersUnreadable {
+                netns: Some(inode),
+                error: format!("/proc/{inode}/net/snmp: Permission denied"),
+            });
+        }
+        let attributed = attribute(&snapshot);
+        assert_eq!(
+            describe(&snapshot, &attributed),
+            vec![
+                "the TCP counters of 2 network namespaces could not be read (first: \
+                 /proc/4026532001/net/snmp: Permission denied): their rates are unknown, and \
+                 their tables are read again every tick"
+            ]
         );
     }
 

@@ -4,6 +4,9 @@
 //! exits, a namespace that cannot be entered, a runtime that does not
 //! answer) records a warning and goes on with the rest.
 
+pub mod carry;
+pub mod cgroup_dirs;
+pub mod counters;
 pub mod dirs;
 pub mod cluster;
 pub mod files;
@@ -15,16 +18,17 @@ pub mod parallel;
 pub mod processes;
 pub mod procfs;
 pub mod read_netns;
+pub mod ticks;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use crate::clock;
 use crate::model::{
-    Collector, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet, Warning, Warnings,
-    FORMAT_VERSION,
+    CgroupRef, Collector, NetnsId, NetnsSnapshot, Protocols, Snapshot, SocketOwners, StateSet,
+    Warning, Warnings, FORMAT_VERSION,
 };
 use crate::names;
 use crate::names::kube_api::KubeSource;
@@ -51,6 +55,32 @@ pub struct Plan {
     /// Where to find credentials for the Kubernetes API, tried in order;
     /// empty: the API is not used.
     pub kube: Vec<KubeSource>,
+    /// For `--watch`: also each namespace's TCP counters and the cgroup
+    /// directories that name containers; a socket whose cgroup names its
+    /// container needs no process looked up.
+    pub watch: bool,
+}
+
+/// What names containers: read by a collection itself, meanwhile the
+/// process scan, or handed to it (a watch reads it off the tick's path).
+#[derive(Clone)]
+pub struct Naming {
+    pub names: names::Names,
+    /// Read only for a watch.
+    pub cgroup_dirs: BTreeMap<u64, CgroupRef>,
+}
+
+impl Naming {
+    fn read(root: &HostRoot, watch: bool) -> Naming {
+        Naming {
+            names: names::read_names(root),
+            cgroup_dirs: if watch {
+                cgroup_dirs::cgroup_dirs(root)
+            } else {
+                BTreeMap::new()
+            },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -77,6 +107,19 @@ impl fmt::Display for CollectError {
 }
 
 pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
+    collect(plan, &mut None, None)
+}
+
+/// A snapshot with `naming`, read here when None (and kept there for a
+/// watch's next tick); with the `previous`
+/// tick's snapshot of a watch, reading only what changed since
+/// (carry.rs): tables whose counters did not move, and owners already
+/// known, are taken from it.
+fn collect(
+    plan: &Plan,
+    naming: &mut Option<Naming>,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, CollectError> {
     let proc = ProcFs::new(plan.proc_dir.clone());
     let root = HostRoot::open(plan.root.clone()).map_err(|error| CollectError::Root { error })?;
     let threads = parallel::available_threads();
@@ -103,15 +146,28 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
             let _ = kube_tx.send(listed);
         });
     }
-    let ((mut processes, mut unreadable, skipped), names) = std::thread::scope(|scope| {
+    let given = naming.take();
+    let ((mut processes, mut unreadable, skipped), current) = std::thread::scope(|scope| {
         // Runtime metadata needs nothing from /proc: read it meanwhile.
-        let names = scope.spawn(|| names::read_names(&root));
+        let reading = match given {
+            Some(given) => Err(given),
+            None => Ok(scope.spawn(|| Naming::read(&root, plan.watch))),
+        };
         let scan = processes::scan_processes(&proc, &pids, threads);
-        match names.join() {
-            Ok(names) => (scan, names),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+        let current = match reading {
+            Err(given) => given,
+            Ok(reading) => reading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        };
+        (scan, current)
     });
+    // A watch reads names off the tick's path and reuses them until new
+    // ones come; a single run has no use for a copy.
+    if plan.watch {
+        *naming = Some(current.clone());
+    }
+    let Naming { names, cgroup_dirs } = current;
     let mut warnings = Warnings::default();
     warnings.extend(skipped);
     warnings.extend(names.warnings);
@@ -141,7 +197,22 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         states: plan.states,
         network: plan.network,
     };
-    let mut tables = read_netns::read_tables(&proc, &found, how, threads);
+    let mut counted = Vec::new();
+    let counters = if plan.watch {
+        counters::read_counters(&proc, &found, threads, &mut counted)
+    } else {
+        vec![None; found.len()]
+    };
+    warnings.extend(counted);
+    let hidden = processes.iter().any(|p| matches!(p.netns, NetnsId::Hidden(_)));
+    let (carried, to_read) = match previous {
+        Some(previous) => carry::split(&found, &counters, previous, plan.network, hidden),
+        None => (Vec::new(), found.clone()),
+    };
+    let mut tables = read_netns::read_tables(&proc, &to_read, how, threads);
+    for (ns, _) in &carried {
+        tables.note_entry(&proc, ns);
+    }
     // A process started while the tables were read may hold sockets they
     // list (a DNS query from a fresh process); unscanned, its sockets would
     // show no process, or pass for the kernel's. Every process holding a
@@ -169,19 +240,38 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
     read_netns::place_hidden_processes(&proc, plan.live, &mut processes, &mut tables, how);
     warnings.extend(std::mem::take(&mut tables.warnings));
     let mut namespaces = tables.namespaces;
+    carry::attach_counters(&mut namespaces, &found, &counters);
+    namespaces.extend(carried.into_iter().map(|(_, kept)| kept));
     drop_duplicate_inodes(&mut namespaces);
 
-    let wanted: HashSet<u64> = namespaces
+    let mut wanted: HashSet<u64> = namespaces
         .iter()
         .flat_map(|ns| &ns.sockets)
         .filter(|s| s.inode != 0 && plan.owners_for.contains(s.state))
+        .filter(|s| !plan.watch || !carry::cgroup_names_container(&cgroup_dirs, s.cgroup_id))
         .map(|s| s.inode)
         .collect();
-    let socket_owners = if wanted.is_empty() {
-        HashMap::new()
-    } else {
-        processes::scan_socket_owners(&proc, &pids, &wanted, threads, &mut unreadable)
+    let mut socket_owners = match previous {
+        Some(previous) => carry::known_owners(previous, &processes, &mut wanted),
+        None => HashMap::new(),
     };
+    if !wanted.is_empty() {
+        let restricted;
+        let scanned = match previous {
+            Some(_) => {
+                restricted = carry::holders_to_scan(&namespaces, &processes, &wanted);
+                &restricted
+            }
+            None => &pids,
+        };
+        socket_owners.extend(processes::scan_socket_owners(
+            &proc,
+            scanned,
+            &wanted,
+            threads,
+            &mut unreadable,
+        ));
+    }
     unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
@@ -214,6 +304,7 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
         sandbox_netns,
         cluster,
         warnings,
+        cgroup_dirs,
     })
 }
 

@@ -77,6 +77,20 @@ struct Read {
     warnings: Vec<Warning>,
 }
 
+impl Tables {
+    /// Notes the `net/tcp` entry of a namespace whose table was not read
+    /// (a watch took it from its last tick), so that hidden processes are
+    /// placed in it, not read as a namespace of their own.
+    pub fn note_entry(&mut self, proc: &ProcFs, ns: &Namespace) {
+        if let Handle::Processes(pids) = &ns.handle {
+            let entry = pids
+                .iter()
+                .find_map(|&pid| table_entry(&proc.pid_path(pid, "net/tcp")));
+            self.entries.extend(entry.map(|entry| (entry, NetnsId::Inode(ns.inode))));
+        }
+    }
+}
+
 pub fn read_tables(proc: &ProcFs, namespaces: &[Namespace], how: How, threads: usize) -> Tables {
     let results = parallel::map(namespaces, threads, Vec::new, |buf, ns| {
         read_namespace(proc, ns, how, buf)

@@ -5,6 +5,7 @@
 mod catalog;
 mod cluster;
 mod container;
+mod counters;
 mod network;
 mod snapshot;
 mod socket;
@@ -13,6 +14,7 @@ mod warning;
 pub use catalog::Catalog;
 pub use cluster::{Cluster, RemoteNode, RemotePod, RemoteService};
 pub use container::{CgroupRef, ContainerInfo, PodInfo, Runtime, SANDBOX_NAME};
+pub use counters::TcpCounters;
 pub use network::{
     ConntrackStats, DnatFlow, InterfaceAddress, NatRule, PortSysctls, SnatFlow, TcpConntrackState,
 };

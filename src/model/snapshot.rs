@@ -19,14 +19,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::catalog::Catalog;
 use super::container::CgroupRef;
 use super::cluster::Cluster;
+use super::counters::TcpCounters;
 use super::network::{ConntrackStats, DnatFlow, InterfaceAddress, NatRule, PortSysctls, SnatFlow};
 use super::socket::{Proto, Protocols, Socket, StateSet, TcpState, Timer};
 use super::warning::Warnings;
 use crate::text::IpText;
 
 /// The snapshot format this build writes. 2 added each namespace's port
-/// sysctls, addresses, conntrack counters, NAT flows and NAT rules.
-pub const FORMAT_VERSION: u32 = 2;
+/// sysctls, addresses, conntrack counters, NAT flows and NAT rules; 3 its
+/// TCP counters and the cgroup v2 directories that name containers.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build reads: fields added since then have
 /// defaults, so older recordings read as "not collected".
 pub const OLDEST_READABLE_VERSION: u32 = 1;
@@ -62,6 +64,11 @@ pub struct Snapshot {
     #[serde(default)]
     pub cluster: Option<Cluster>,
     pub warnings: Warnings,
+    /// cgroup v2 directory inode, which is the cgroup id sockets carry
+    /// ([`Socket::cgroup_id`]) → the container or pod its path names; only
+    /// such directories. Read for `--watch`.
+    #[serde(default)]
+    pub cgroup_dirs: BTreeMap<u64, CgroupRef>,
 }
 
 fn tcp_only() -> Protocols {
@@ -148,6 +155,9 @@ pub struct NetnsSnapshot {
     /// a backend), which name remote addresses.
     #[serde(default)]
     pub dnat_flows: Option<Vec<DnatFlow>>,
+    /// Its TCP counters, read for `--watch`.
+    #[serde(default)]
+    pub counters: Option<TcpCounters>,
 }
 
 impl NetnsSnapshot {
@@ -161,6 +171,7 @@ impl NetnsSnapshot {
             snat_flows: None,
             nat_rules: None,
             dnat_flows: None,
+            counters: None,
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn snapshot() -> Snapshot {
         sandbox_netns: Default::default(),
         cluster: None,
         warnings: Warnings::default(),
+        cgroup_dirs: Default::default(),
     }
 }
 

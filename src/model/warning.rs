@@ -51,6 +51,8 @@ pub enum Warning {
         what: NetworkPart,
         error: String,
     },
+    /// A namespace's TCP counters (`--watch`) could not be read.
+    CountersUnreadable { netns: Option<u64>, error: String },
     /// The Kubernetes API could not be used (`--kube`): no credentials
     /// resolved (`source` None), or a list failed.
     Kube {

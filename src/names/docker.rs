@@ -558,6 +558,7 @@ pub struct ListCall {
     timeout: Duration,
     progress: Arc<Progress>,
     answer: mpsc::Receiver<Result<Vec<ContainerInfo>, DockerError>>,
+    answered: bool,
 }
 
 impl ListCall {
@@ -574,22 +575,33 @@ impl ListCall {
             timeout,
             progress,
             answer,
+            answered: false,
         }
     }
 
     /// The call's result, or, `grace` past its deadline, an error saying
-    /// where it stood then.
-    pub fn wait(self, grace: Duration) -> Result<Vec<ContainerInfo>, DockerError> {
+    /// where it stood then. Waiting again later takes its result if it has
+    /// come meanwhile, without waiting.
+    pub fn wait(&mut self, grace: Duration) -> Result<Vec<ContainerInfo>, DockerError> {
         let give_up = self.progress.started + self.timeout + grace;
         match self
             .answer
             .recv_timeout(give_up.saturating_duration_since(Instant::now()))
         {
-            Ok(result) => result,
+            Ok(result) => {
+                self.answered = true;
+                result
+            }
             Err(_) => Err(self
                 .progress
                 .timed_out(&self.endpoint, self.timeout + grace)),
         }
+    }
+
+    /// Whether its thread may still be blocked (a daemon that stopped
+    /// answering, a name lookup): then a new call would only add another.
+    pub fn is_pending(&self) -> bool {
+        !self.answered
     }
 }
 

@@ -25,12 +25,14 @@ use root_files::RootFiles;
 
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[derive(Clone)]
 pub struct Names {
     pub catalog: Catalog,
     pub docker: DockerOutcome,
     pub warnings: Vec<Warning>,
 }
 
+#[derive(Clone)]
 pub enum DockerOutcome {
     Listed,
     /// No DOCKER_HOST and no socket under the root: not a Docker node, or
@@ -41,10 +43,21 @@ pub enum DockerOutcome {
 
 /// Every source, Docker's API on its own thread while the files are read.
 pub fn read_names(root: &HostRoot) -> Names {
-    let docker = start_docker(root);
+    read_names_again(root, &mut None)
+}
+
+/// The same, for a source read again and again (`--watch`): a Docker call
+/// that has not answered by its deadline is kept in `pending` and waited
+/// for again next time, instead of a new one started beside it, so a hung
+/// daemon holds one blocked thread, not one more per refresh.
+pub fn read_names_again(root: &HostRoot, pending: &mut Option<docker::ListCall>) -> Names {
+    let docker = match pending.take() {
+        Some(call) => DockerCall::Started(call),
+        None => start_docker(root),
+    };
     let mut files = RootFiles::new(root);
     let on_disk = read_files(&mut files);
-    let (from_docker, docker) = match docker.finish() {
+    let (from_docker, docker) = match docker.finish(pending) {
         Ok(containers) => (containers, DockerOutcome::Listed),
         Err(outcome) => (Vec::new(), outcome),
     };
@@ -121,12 +134,19 @@ fn start_docker(root: &HostRoot) -> DockerCall {
 }
 
 impl DockerCall {
-    fn finish(self) -> Result<Vec<ContainerInfo>, DockerOutcome> {
+    /// Its result; a call that has not answered is left in `pending`.
+    fn finish(self, pending: &mut Option<docker::ListCall>) -> Result<Vec<ContainerInfo>, DockerOutcome> {
         match self {
             DockerCall::Done(outcome) => Err(outcome),
-            DockerCall::Started(call) => call
-                .wait(Duration::from_secs(1))
-                .map_err(|err| DockerOutcome::Failed(err.to_string())),
+            DockerCall::Started(mut call) => {
+                let result = call
+                    .wait(Duration::from_secs(1))
+                    .map_err(|err| DockerOutcome::Failed(err.to_string()));
+                if call.is_pending() {
+                    *pending = Some(call);
+                }
+                result
+            }
         }
     }
 }

@@ -12,5 +12,6 @@ pub mod nf_conntrack_stat;
 pub mod oci;
 pub mod proc_net;
 pub mod proc_pid;
+pub mod snmp;
 pub mod sockstat;
 pub mod sysctl;

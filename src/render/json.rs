@@ -208,7 +208,7 @@ pub fn json_summary(out: &mut impl Write, groups: &[Group<'_>]) -> io::Result<()
 /// One budget, or one namespace's conntrack counters: every key on every
 /// row, null where it does not apply to the row's scope.
 #[derive(Serialize)]
-struct JsonBudget<'a> {
+pub(super) struct JsonBudget<'a> {
     scope: &'static str,
     netns: Option<u64>,
     zone: Option<u16>,
@@ -237,7 +237,7 @@ struct JsonBudget<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonSource<'a> {
+pub(super) struct JsonSource<'a> {
     namespace: Option<&'a str>,
     pod: Option<&'a str>,
     container: Option<&'a str>,
@@ -246,7 +246,7 @@ struct JsonSource<'a> {
 }
 
 /// `{"TIME_WAIT": 1500, …}` in the order given.
-struct JsonCounts<'a>(&'a [(&'static str, u64)]);
+pub(super) struct JsonCounts<'a>(&'a [(&'static str, u64)]);
 
 impl Serialize for JsonCounts<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -255,51 +255,55 @@ impl Serialize for JsonCounts<'_> {
 }
 
 pub fn json_ports(out: &mut impl Write, budgets: &[Budget<'_>]) -> io::Result<()> {
-    let ip_text = |ip: IpAddr| IpText::new(ip).as_str().to_owned();
     for b in budgets {
-        let stats = b.conntrack;
-        let mut line = to_json(&JsonBudget {
-            scope: b.scope.name(),
-            netns: b.netns.and_then(|netns| netns.inode()),
-            zone: b.zone,
-            namespace: b.namespace,
-            pod: b.pod,
-            container: b.container,
-            proto: b.proto.map(|p| p.name()),
-            src_addr: b.src_addr.map(ip_text),
-            dst_addr: b.dst_addr.map(ip_text),
-            dst_port: b.dst_port,
-            in_use: b.in_use,
-            available: b.available,
-            used_pct: b.used_pct(),
-            states: matches!(b.scope, Scope::Netns | Scope::Snat).then(|| JsonCounts(&b.states)),
-            next_free_s: b.next_free_ms.map(|ms| ms as f64 / 1000.0),
-            sources: b.sources.as_ref().map(|sources| {
-                sources
-                    .iter()
-                    .map(|s| JsonSource {
-                        namespace: s.namespace,
-                        pod: s.pod,
-                        container: s.container,
-                        src_addr: ip_text(s.src_addr),
-                        count: s.count,
-                    })
-                    .collect()
-            }),
-            entries: stats.map(|s| s.entries),
-            max: stats.and_then(|s| s.max),
-            insert_failed: stats.map(|s| s.insert_failed),
-            drop: stats.map(|s| s.drop),
-            early_drop: stats.map(|s| s.early_drop),
-            remote_kind: b.remote.map(|n| n.kind.name()),
-            remote_namespace: b.remote.and_then(|n| n.namespace),
-            remote_name: b.remote.and_then(|n| n.name),
-            remote_endpoints: b.remote_endpoints,
-        })?;
+        let mut line = to_json(&json_budget(b))?;
         line.push(b'\n');
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+pub(super) fn json_budget<'a>(b: &'a Budget<'a>) -> JsonBudget<'a> {
+    let ip_text = |ip: IpAddr| IpText::new(ip).as_str().to_owned();
+    let stats = b.conntrack;
+    JsonBudget {
+        scope: b.scope.name(),
+        netns: b.netns.and_then(|netns| netns.inode()),
+        zone: b.zone,
+        namespace: b.namespace,
+        pod: b.pod,
+        container: b.container,
+        proto: b.proto.map(|p| p.name()),
+        src_addr: b.src_addr.map(ip_text),
+        dst_addr: b.dst_addr.map(ip_text),
+        dst_port: b.dst_port,
+        in_use: b.in_use,
+        available: b.available,
+        used_pct: b.used_pct(),
+        states: matches!(b.scope, Scope::Netns | Scope::Snat).then(|| JsonCounts(&b.states)),
+        next_free_s: b.next_free_ms.map(|ms| ms as f64 / 1000.0),
+        sources: b.sources.as_ref().map(|sources| {
+            sources
+                .iter()
+                .map(|s| JsonSource {
+                    namespace: s.namespace,
+                    pod: s.pod,
+                    container: s.container,
+                    src_addr: ip_text(s.src_addr),
+                    count: s.count,
+                })
+                .collect()
+        }),
+        entries: stats.map(|s| s.entries),
+        max: stats.and_then(|s| s.max),
+        insert_failed: stats.map(|s| s.insert_failed),
+        drop: stats.map(|s| s.drop),
+        early_drop: stats.map(|s| s.early_drop),
+        remote_kind: b.remote.map(|n| n.kind.name()),
+        remote_namespace: b.remote.and_then(|n| n.namespace),
+        remote_name: b.remote.and_then(|n| n.name),
+        remote_endpoints: b.remote_endpoints,
+    }
 }
 
 #[cfg(test)]

@@ -17,12 +17,12 @@ use crate::analyze::summary::{Field, Group, Grouping, Key};
 use crate::escape::for_terminal;
 use crate::model::{NetnsId, Timer, Transport};
 
-const DASH: &str = "-";
+pub(super) const DASH: &str = "-";
 /// The container of a socket the kernel holds.
 const KERNEL: &str = "(kernel)";
-const SEVERAL: &str = "*";
+pub(super) const SEVERAL: &str = "*";
 /// A number that could not be read.
-const UNKNOWN: &str = "?";
+pub(super) const UNKNOWN: &str = "?";
 
 pub fn table_rows(
     out: &mut impl Write,
@@ -138,33 +138,19 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
         let _ = write!(states, "{sep}{}={n}", state.name());
     }
     let netns = group.netns.one().copied();
-    let namespace = match group.namespace {
-        Field::One(name) => Cell::name(Some(name)),
-        Field::Several => Cell::Static(SEVERAL),
-        Field::Absent => match netns {
-            Some(NetnsId::Inode(inode)) if Some(inode) == host_netns => Cell::Static("(host)"),
-            // Nothing names the owner: the namespace tells groups apart.
-            Some(netns)
-                if group.pod == Field::Absent
-                    && group.container == Field::Absent
-                    && group.container_id == Field::Absent =>
-            {
-                Cell::Netns(netns)
-            }
-            _ => Cell::Static(DASH),
-        },
-    };
-    let container = match (group.container, group.container_id) {
-        (Field::One(name), _) => Cell::name(Some(name)),
-        (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
-        (Field::Absent, Field::Absent) if group.pod_level => Cell::Static("(pod)"),
-        (Field::Absent, Field::Absent) if group.kernel => Cell::Static(KERNEL),
-        (Field::Absent, Field::Absent) => Cell::Static(DASH),
-        _ => Cell::Static(SEVERAL),
-    };
+    let [namespace, pod, container] = owner_cells(
+        group.namespace,
+        group.pod,
+        group.container,
+        group.container_id,
+        netns,
+        group.pod_level,
+        group.kernel,
+        host_netns,
+    );
     [
         namespace,
-        field(group.pod),
+        pod,
         container,
         netns.map_or(Cell::Static(SEVERAL), Cell::NetnsNumber),
         group
@@ -191,6 +177,48 @@ fn summary_cells<'a>(group: &Group<'a>, host_netns: Option<u64>) -> [Cell<'a>; 1
     ]
 }
 
+/// The NAMESPACE, POD and CONTAINER cells of a group of sockets (a row
+/// of a view that counts them): `*` where its sockets differ, `(host)` for
+/// the node's own namespace, `(netns N)` where nothing names the owner,
+/// `(pod)` for a pod's sockets that no process holds, `(kernel)` for the
+/// kernel's own.
+pub(super) fn owner_cells<'a>(
+    namespace: Field<&'a str>,
+    pod: Field<&'a str>,
+    container: Field<&'a str>,
+    container_id: Field<&'a str>,
+    netns: Option<NetnsId>,
+    pod_level: bool,
+    kernel: bool,
+    host_netns: Option<u64>,
+) -> [Cell<'a>; 3] {
+    let namespace = match namespace {
+        Field::One(name) => Cell::name(Some(name)),
+        Field::Several => Cell::Static(SEVERAL),
+        Field::Absent => match netns {
+            Some(NetnsId::Inode(inode)) if Some(inode) == host_netns => Cell::Static("(host)"),
+            // Nothing names the owner: the namespace tells groups apart.
+            Some(netns)
+                if pod == Field::Absent
+                    && container == Field::Absent
+                    && container_id == Field::Absent =>
+            {
+                Cell::Netns(netns)
+            }
+            _ => Cell::Static(DASH),
+        },
+    };
+    let container = match (container, container_id) {
+        (Field::One(name), _) => Cell::name(Some(name)),
+        (Field::Absent, Field::One(id)) => Cell::name(Some(short_id(id))),
+        (Field::Absent, Field::Absent) if pod_level => Cell::Static("(pod)"),
+        (Field::Absent, Field::Absent) if kernel => Cell::Static(KERNEL),
+        (Field::Absent, Field::Absent) => Cell::Static(DASH),
+        _ => Cell::Static(SEVERAL),
+    };
+    [namespace, field(pod), container]
+}
+
 fn field<'a>(value: Field<&'a str>) -> Cell<'a> {
     match value {
         Field::One(name) => Cell::name(Some(name)),
@@ -206,77 +234,9 @@ pub fn table_ports<'a>(
 ) -> io::Result<()> {
     let (counters, budgets): (Vec<&Budget<'a>>, Vec<&Budget<'a>>) =
         budgets.iter().partition(|b| b.scope == Scope::Conntrack);
-    let header = [
-        "NAMESPACE",
-        "POD",
-        "CONTAINER",
-        "SCOPE",
-        "PROTO",
-        "SOURCE",
-        "DESTINATION",
-        "IN_USE",
-        "AVAILABLE",
-        "USED%",
-        "NEXT_FREE",
-        "SOURCES",
-    ];
-    let shown = [
-        true,
-        true,
-        true,
-        true,
-        budgets.iter().any(|b| b.proto != Some(Transport::Tcp)),
-        true,
-        true,
-        true,
-        true,
-        true,
-        true,
-        budgets.iter().any(|b| b.sources.is_some()),
-    ];
-    let cells = |b: &&Budget<'a>| -> [Cell<'a>; 12] {
-        let several_pods = b.sources.as_ref().is_some_and(|sources| {
-            sources
-                .iter()
-                .any(|s| (s.namespace, s.pod) != (sources[0].namespace, sources[0].pod))
-        });
-        let (namespace, pod) = if several_pods {
-            (Cell::Static(SEVERAL), Cell::Static(SEVERAL))
-        } else {
-            (budget_namespace(b, host_netns), Cell::name(b.pod))
-        };
-        let used = match b.used_pct() {
-            Some(pct) if pct >= ALERT_PCT => Cell::Owned(format!("{pct:.1} !")),
-            Some(pct) => Cell::Owned(format!("{pct:.1}")),
-            None => Cell::Static(UNKNOWN),
-        };
-        let scope = match b.zone {
-            Some(zone) if zone != 0 => Cell::Owned(format!("{} zone {zone}", b.scope.name())),
-            _ => Cell::Static(b.scope.name()),
-        };
-        [
-            namespace,
-            pod,
-            Cell::name(b.container),
-            scope,
-            Cell::Static(b.proto.map_or(DASH, |p| p.name())),
-            b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
-            b.dst_addr.map_or(Cell::Static(DASH), |ip| {
-                let named = Named {
-                    name: b.remote,
-                    backend: b.remote_endpoints.map(Backend::Count),
-                };
-                remote_cell(ip, b.dst_port, named)
-            }),
-            Cell::Number(b.in_use),
-            b.available.map_or(Cell::Static(UNKNOWN), |n| Cell::Number(Some(n))),
-            used,
-            b.next_free_ms
-                .map_or(Cell::Static(DASH), |ms| Cell::Owned(seconds(ms))),
-            b.sources.as_deref().map_or(Cell::Static(DASH), sources_cell),
-        ]
-    };
-    write_table(out, header, shown, budgets.iter().map(cells))?;
+    let shown = budget_columns_shown(&budgets);
+    let cells = |b: &&Budget<'a>| budget_cells(b, host_netns);
+    write_table(out, BUDGET_HEADER, shown, budgets.iter().map(cells))?;
     if counters.is_empty() {
         return Ok(());
     }
@@ -305,6 +265,72 @@ pub fn table_ports<'a>(
         ]
     };
     write_table(out, header, [true; 8], counters.iter().map(cells))
+}
+
+pub(super) const BUDGET_HEADER: [&str; 12] = [
+    "NAMESPACE",
+    "POD",
+    "CONTAINER",
+    "SCOPE",
+    "PROTO",
+    "SOURCE",
+    "DESTINATION",
+    "IN_USE",
+    "AVAILABLE",
+    "USED%",
+    "NEXT_FREE",
+    "SOURCES",
+];
+
+/// PROTO only when a budget is not TCP, SOURCES only when one has some.
+pub(super) fn budget_columns_shown(budgets: &[&Budget<'_>]) -> [bool; 12] {
+    let mut shown = [true; 12];
+    shown[4] = budgets.iter().any(|b| b.proto != Some(Transport::Tcp));
+    shown[11] = budgets.iter().any(|b| b.sources.is_some());
+    shown
+}
+
+pub(super) fn budget_cells<'a>(b: &Budget<'a>, host_netns: Option<u64>) -> [Cell<'a>; 12] {
+    let several_pods = b.sources.as_ref().is_some_and(|sources| {
+        sources
+            .iter()
+            .any(|s| (s.namespace, s.pod) != (sources[0].namespace, sources[0].pod))
+    });
+    let (namespace, pod) = if several_pods {
+        (Cell::Static(SEVERAL), Cell::Static(SEVERAL))
+    } else {
+        (budget_namespace(b, host_netns), Cell::name(b.pod))
+    };
+    let used = match b.used_pct() {
+        Some(pct) if pct >= ALERT_PCT => Cell::Owned(format!("{pct:.1} !")),
+        Some(pct) => Cell::Owned(format!("{pct:.1}")),
+        None => Cell::Static(UNKNOWN),
+    };
+    let scope = match b.zone {
+        Some(zone) if zone != 0 => Cell::Owned(format!("{} zone {zone}", b.scope.name())),
+        _ => Cell::Static(b.scope.name()),
+    };
+    [
+        namespace,
+        pod,
+        Cell::name(b.container),
+        scope,
+        Cell::Static(b.proto.map_or(DASH, |p| p.name())),
+        b.src_addr.map_or(Cell::Static(DASH), |ip| Cell::Endpoint(ip, None)),
+        b.dst_addr.map_or(Cell::Static(DASH), |ip| {
+            let named = Named {
+                name: b.remote,
+                backend: b.remote_endpoints.map(Backend::Count),
+            };
+            remote_cell(ip, b.dst_port, named)
+        }),
+        Cell::Number(b.in_use),
+        b.available.map_or(Cell::Static(UNKNOWN), |n| Cell::Number(Some(n))),
+        used,
+        b.next_free_ms
+            .map_or(Cell::Static(DASH), |ms| Cell::Owned(seconds(ms))),
+        b.sources.as_deref().map_or(Cell::Static(DASH), sources_cell),
+    ]
 }
 
 /// A budget's Kubernetes namespace, or what its network namespace is.
@@ -339,7 +365,7 @@ fn sources_cell<'a>(sources: &[Source<'a>]) -> Cell<'a> {
 }
 
 /// Milliseconds as `12.3s`.
-fn seconds(ms: u64) -> String {
+pub(super) fn seconds(ms: u64) -> String {
     format!("{}.{}s", ms / 1000, ms % 1000 / 100)
 }
 
@@ -401,7 +427,7 @@ fn name_text(name: RemoteName<'_>) -> String {
     text
 }
 
-enum Cell<'a> {
+pub(super) enum Cell<'a> {
     Name(Cow<'a, str>),
     Static(&'static str),
     Owned(String),
@@ -416,7 +442,7 @@ enum Cell<'a> {
 }
 
 impl<'a> Cell<'a> {
-    fn name(value: Option<&'a str>) -> Cell<'a> {
+    pub(super) fn name(value: Option<&'a str>) -> Cell<'a> {
         match value {
             Some(value) => Cell::Name(for_terminal(value)),
             None => Cell::Static(DASH),
@@ -451,7 +477,7 @@ impl fmt::Display for Cell<'_> {
 /// Two passes: measure every cell, then write padded lines. The cells are
 /// built again for the second pass rather than kept, so memory stays one
 /// row; a row is an array on the stack, and `shown` leaves columns out.
-fn write_table<'a, const N: usize, I>(
+pub(super) fn write_table<'a, const N: usize, I>(
     out: &mut impl Write,
     header: [&'static str; N],
     shown: [bool; N],

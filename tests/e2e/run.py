@@ -37,6 +37,7 @@ import portnode  # noqa: E402
 import ports  # noqa: E402
 import pods  # noqa: E402
 import udp  # noqa: E402
+import watch  # noqa: E402
 from checks import Report, run_cnetstat  # noqa: E402
 from sysenv import (  # noqa: E402
     CTR_IMAGE,
@@ -565,6 +566,8 @@ def leftovers():
         found.append("network namespaces")
     if any(n.startswith(PREFIX) for n in os.listdir("/tmp")):
         found.append("files in /tmp")
+    if watch.leftovers():
+        found.append("kubelet log files")
     return found
 
 
@@ -636,6 +639,7 @@ def main(argv):
                 port_budgets(binary, report)
                 remote_names(binary, report)
                 udp.scenario(binary, report, fx, workloads, cleanup)
+                watch.WatchE2E(binary, report, fx).run_all()
     except KeyboardInterrupt as e:
         report.check("run", [f"interrupted ({str(e) or 'Ctrl-C'}); cleaning up"])
     except CommandError as e:
@@ -650,6 +654,7 @@ def main(argv):
         ignore_interrupts()
         cleanup.run_all()
         remove_leftovers()
+        watch.remove_leftovers()
         left = leftovers()
         report.check("cleanup left nothing behind", [f"left behind: {', '.join(left)}"] if left else [])
     print(f"# {time.monotonic() - started:.0f}s in all")
