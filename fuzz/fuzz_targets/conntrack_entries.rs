@@ -13,54 +13,20 @@
 
 use std::net::IpAddr;
 
-use cnetstat::model::TcpConntrackState;
 use cnetstat::netlink::conntrack::{parse_entry, Counters, Entry, TcpInfo, Tuple};
+use cnetstat::netlink::conntrack::{
+    CTA_COUNTERS_BYTES, CTA_COUNTERS_ORIG, CTA_COUNTERS_PACKETS, CTA_COUNTERS_REPLY, CTA_HELP,
+    CTA_HELP_NAME, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK,
+    CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL,
+    CTA_PROTOINFO_TCP_FLAGS_REPLY, CTA_PROTOINFO_TCP_STATE, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL,
+    CTA_PROTOINFO_TCP_WSCALE_REPLY, CTA_PROTO_DST_PORT, CTA_PROTO_ICMPV6_CODE, CTA_PROTO_ICMPV6_ID,
+    CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE,
+    CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_STATUS, CTA_TIMEOUT, CTA_TIMESTAMP, CTA_TIMESTAMP_START,
+    CTA_TIMESTAMP_STOP, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_TUPLE_REPLY,
+    CTA_TUPLE_ZONE, CTA_USE, CTA_ZONE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK,
+};
 use cnetstat_fuzz::netlink::{done, message, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
-
-/// linux/netfilter/nfnetlink.h and nfnetlink_conntrack.h.
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_NEW: u16 = 0;
-const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
-const CTA_STATUS: u16 = 3;
-const CTA_PROTOINFO: u16 = 4;
-const CTA_HELP: u16 = 5;
-const CTA_TIMEOUT: u16 = 7;
-const CTA_MARK: u16 = 8;
-const CTA_COUNTERS_ORIG: u16 = 9;
-const CTA_COUNTERS_REPLY: u16 = 10;
-const CTA_USE: u16 = 11;
-const CTA_ID: u16 = 12;
-const CTA_ZONE: u16 = 18;
-const CTA_TIMESTAMP: u16 = 20;
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_TUPLE_ZONE: u16 = 3;
-const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
-const CTA_IP_V6_SRC: u16 = 3;
-const CTA_IP_V6_DST: u16 = 4;
-const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
-const CTA_PROTO_ICMP_ID: u16 = 4;
-const CTA_PROTO_ICMP_TYPE: u16 = 5;
-const CTA_PROTO_ICMP_CODE: u16 = 6;
-const CTA_PROTO_ICMPV6_ID: u16 = 7;
-const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
-const CTA_PROTO_ICMPV6_CODE: u16 = 9;
-const CTA_PROTOINFO_TCP: u16 = 1;
-const CTA_PROTOINFO_TCP_STATE: u16 = 1;
-const CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: u16 = 2;
-const CTA_PROTOINFO_TCP_WSCALE_REPLY: u16 = 3;
-const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = 4;
-const CTA_PROTOINFO_TCP_FLAGS_REPLY: u16 = 5;
-const CTA_COUNTERS_PACKETS: u16 = 1;
-const CTA_COUNTERS_BYTES: u16 = 2;
-const CTA_TIMESTAMP_START: u16 = 1;
-const CTA_TIMESTAMP_STOP: u16 = 2;
-const CTA_HELP_NAME: u16 = 1;
 
 fuzz_target!(|data: &[u8]| {
     let mut entries = Vec::new();
@@ -139,7 +105,11 @@ fn encode(entry: &Entry) -> Option<Vec<u8>> {
         attrs.add(CTA_USE, &use_count.to_be_bytes());
     }
     // nfgenmsg: family, version 0, resource id 0.
-    message(NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW, &[family as u8, 0, 0, 0], attrs)
+    message(
+        NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW,
+        &[family as u8, 0, 0, 0],
+        attrs,
+    )
 }
 
 fn tuple(tuple: &Tuple) -> Attrs {
@@ -164,7 +134,11 @@ fn tuple(tuple: &Tuple) -> Attrs {
     if let Some(icmp) = tuple.icmp {
         let (id, kind, code) = match tuple.src {
             IpAddr::V4(_) => (CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE),
-            IpAddr::V6(_) => (CTA_PROTO_ICMPV6_ID, CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMPV6_CODE),
+            IpAddr::V6(_) => (
+                CTA_PROTO_ICMPV6_ID,
+                CTA_PROTO_ICMPV6_TYPE,
+                CTA_PROTO_ICMPV6_CODE,
+            ),
         };
         if let Some(value) = icmp.id {
             proto.add(id, &value.to_be_bytes());
@@ -188,7 +162,7 @@ fn tuple(tuple: &Tuple) -> Attrs {
 
 fn tcp_info(tcp: &TcpInfo) -> Attrs {
     let mut attrs = Attrs::default();
-    attrs.add(CTA_PROTOINFO_TCP_STATE, &[state_code(tcp.state)]);
+    attrs.add(CTA_PROTOINFO_TCP_STATE, &[tcp.state.code()]);
     if let Some(wscale) = tcp.wscale_original {
         attrs.add(CTA_PROTOINFO_TCP_WSCALE_ORIGINAL, &[wscale]);
     }
@@ -205,20 +179,3 @@ fn tcp_info(tcp: &TcpInfo) -> Attrs {
     attrs
 }
 
-/// `enum tcp_conntrack` (linux/netfilter/nf_conntrack_tcp.h).
-fn state_code(state: TcpConntrackState) -> u8 {
-    use TcpConntrackState::*;
-    match state {
-        None => 0,
-        SynSent => 1,
-        SynRecv => 2,
-        Established => 3,
-        FinWait => 4,
-        CloseWait => 5,
-        LastAck => 6,
-        TimeWait => 7,
-        Close => 8,
-        SynSent2 => 9,
-        Unknown(code) => code,
-    }
-}

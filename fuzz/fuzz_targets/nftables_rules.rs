@@ -17,69 +17,25 @@
 #![no_main]
 
 use cnetstat::netlink::nftables::{
-    parse_rule, Expression, Immediate, NatExpression, NatKind, NatRule, Rule,
+    parse_rule, Expression, Immediate, NatExpression, NatKind, NatRule, Rule, NFT_NAT_SNAT,
     NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY,
-    NFT_NAT_SNAT,
+};
+use cnetstat::netlink::nftables::{
+    NFNL_SUBSYS_NFTABLES, NFTA_BITWISE_DREG, NFTA_BITWISE_LEN, NFTA_BITWISE_MASK, NFTA_BITWISE_OP,
+    NFTA_BITWISE_SREG, NFTA_BITWISE_XOR, NFTA_CMP_DATA, NFTA_CMP_OP, NFTA_CMP_SREG,
+    NFTA_DATA_VALUE, NFTA_DATA_VERDICT, NFTA_EXPR_DATA, NFTA_EXPR_NAME, NFTA_IMMEDIATE_DATA,
+    NFTA_IMMEDIATE_DREG, NFTA_LIST_ELEM, NFTA_MASQ_FLAGS, NFTA_MASQ_REG_PROTO_MAX,
+    NFTA_MASQ_REG_PROTO_MIN, NFTA_META_DREG, NFTA_META_KEY, NFTA_META_SREG, NFTA_NAT_FAMILY,
+    NFTA_NAT_FLAGS, NFTA_NAT_REG_ADDR_MAX, NFTA_NAT_REG_ADDR_MIN, NFTA_NAT_REG_PROTO_MAX,
+    NFTA_NAT_REG_PROTO_MIN, NFTA_NAT_TYPE, NFTA_PAYLOAD_BASE, NFTA_PAYLOAD_DREG, NFTA_PAYLOAD_LEN,
+    NFTA_PAYLOAD_OFFSET, NFTA_PAYLOAD_SREG, NFTA_RANGE_FROM_DATA, NFTA_RANGE_OP, NFTA_RANGE_SREG,
+    NFTA_RANGE_TO_DATA, NFTA_RULE_CHAIN, NFTA_RULE_COMPAT, NFTA_RULE_COMPAT_FLAGS,
+    NFTA_RULE_COMPAT_PROTO, NFTA_RULE_EXPRESSIONS, NFTA_RULE_HANDLE, NFTA_RULE_POSITION,
+    NFTA_RULE_TABLE, NFTA_RULE_USERDATA, NFTA_VERDICT_CHAIN, NFTA_VERDICT_CODE, NFTA_XT_INFO,
+    NFTA_XT_NAME, NFTA_XT_REV, NFT_MSG_NEWRULE,
 };
 use cnetstat_fuzz::netlink::{assert_within, done, message, span, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
-
-/// linux/netfilter/nfnetlink.h and nf_tables.h.
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_NEWRULE: u16 = 6;
-const NFTA_RULE_TABLE: u16 = 1;
-const NFTA_RULE_CHAIN: u16 = 2;
-const NFTA_RULE_HANDLE: u16 = 3;
-const NFTA_RULE_EXPRESSIONS: u16 = 4;
-const NFTA_RULE_COMPAT: u16 = 5;
-const NFTA_RULE_POSITION: u16 = 6;
-const NFTA_RULE_USERDATA: u16 = 7;
-const NFTA_RULE_COMPAT_PROTO: u16 = 1;
-const NFTA_RULE_COMPAT_FLAGS: u16 = 2;
-const NFTA_LIST_ELEM: u16 = 1;
-const NFTA_EXPR_NAME: u16 = 1;
-const NFTA_EXPR_DATA: u16 = 2;
-const NFTA_DATA_VALUE: u16 = 1;
-const NFTA_DATA_VERDICT: u16 = 2;
-const NFTA_VERDICT_CODE: u16 = 1;
-const NFTA_VERDICT_CHAIN: u16 = 2;
-const NFTA_PAYLOAD_DREG: u16 = 1;
-const NFTA_PAYLOAD_BASE: u16 = 2;
-const NFTA_PAYLOAD_OFFSET: u16 = 3;
-const NFTA_PAYLOAD_LEN: u16 = 4;
-const NFTA_PAYLOAD_SREG: u16 = 5;
-const NFTA_META_DREG: u16 = 1;
-const NFTA_META_KEY: u16 = 2;
-const NFTA_META_SREG: u16 = 3;
-const NFTA_CMP_SREG: u16 = 1;
-const NFTA_CMP_OP: u16 = 2;
-const NFTA_CMP_DATA: u16 = 3;
-const NFTA_BITWISE_SREG: u16 = 1;
-const NFTA_BITWISE_DREG: u16 = 2;
-const NFTA_BITWISE_LEN: u16 = 3;
-const NFTA_BITWISE_MASK: u16 = 4;
-const NFTA_BITWISE_XOR: u16 = 5;
-const NFTA_BITWISE_OP: u16 = 6;
-const NFTA_RANGE_SREG: u16 = 1;
-const NFTA_RANGE_OP: u16 = 2;
-const NFTA_RANGE_FROM_DATA: u16 = 3;
-const NFTA_RANGE_TO_DATA: u16 = 4;
-const NFTA_IMMEDIATE_DREG: u16 = 1;
-const NFTA_IMMEDIATE_DATA: u16 = 2;
-const NFTA_MASQ_FLAGS: u16 = 1;
-const NFTA_MASQ_REG_PROTO_MIN: u16 = 2;
-const NFTA_MASQ_REG_PROTO_MAX: u16 = 3;
-const NFTA_NAT_TYPE: u16 = 1;
-const NFTA_NAT_FAMILY: u16 = 2;
-const NFTA_NAT_REG_ADDR_MIN: u16 = 3;
-const NFTA_NAT_REG_ADDR_MAX: u16 = 4;
-const NFTA_NAT_REG_PROTO_MIN: u16 = 5;
-const NFTA_NAT_REG_PROTO_MAX: u16 = 6;
-const NFTA_NAT_FLAGS: u16 = 7;
-/// NFTA_MATCH_* and NFTA_TARGET_* share their numbers.
-const NFTA_XT_NAME: u16 = 1;
-const NFTA_XT_REV: u16 = 2;
-const NFTA_XT_INFO: u16 = 3;
 
 fuzz_target!(|data: &[u8]| {
     let mut rules = Vec::new();
@@ -108,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
                 .any(|e| matches!(e, Expression::Unreadable { .. }))
         })
         .collect();
-    let Some(messages) = readable.iter().map(|rule| encode(rule)).collect::<Option<Vec<_>>>()
+    let Some(messages) = readable
+        .iter()
+        .map(|rule| encode(rule))
+        .collect::<Option<Vec<_>>>()
     else {
         return; // A string gained its NUL past an attribute's 64 KiB.
     };
@@ -159,7 +118,10 @@ fn check_nat(rule: &Rule) {
     assert_eq!(nat.expression, expression);
     assert_eq!(matches!(nat.kind, NatKind::Masquerade), masquerade);
     assert_eq!(nat.random, nat.flags & NF_NAT_RANGE_PROTO_RANDOM != 0);
-    assert_eq!(nat.fully_random, nat.flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0);
+    assert_eq!(
+        nat.fully_random,
+        nat.flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0
+    );
     assert_eq!(nat.persistent, nat.flags & NF_NAT_RANGE_PERSISTENT != 0);
 }
 
@@ -191,7 +153,11 @@ fn encode(rule: &Rule) -> Option<Vec<u8>> {
         attrs.add(NFTA_RULE_USERDATA, userdata);
     }
     // nfgenmsg: the table's family, version 0, resource id (generation) 0.
-    message(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE, &[rule.family, 0, 0, 0], attrs)
+    message(
+        NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE,
+        &[rule.family, 0, 0, 0],
+        attrs,
+    )
 }
 
 /// An expression's NFTA_LIST_ELEM: its name, and its data unless it has
@@ -221,7 +187,11 @@ fn list_element(expression: &Expression) -> Attrs {
                 .maybe_be32(NFTA_META_SREG, *sreg);
             "meta"
         }
-        Expression::Cmp { sreg, op, data: value } => {
+        Expression::Cmp {
+            sreg,
+            op,
+            data: value,
+        } => {
             data.be32(NFTA_CMP_SREG, *sreg)
                 .be32(NFTA_CMP_OP, *op)
                 .value(NFTA_CMP_DATA, value);

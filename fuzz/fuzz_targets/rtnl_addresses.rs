@@ -14,20 +14,12 @@
 use std::net::IpAddr;
 
 use cnetstat::netlink::addr::{parse_address, InterfaceAddress};
+use cnetstat::netlink::addr::{
+    IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFA_PROTO,
+    INFINITY_LIFE_TIME, RTM_NEWADDR,
+};
 use cnetstat_fuzz::netlink::{done, message, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
-
-/// linux/rtnetlink.h and if_addr.h.
-const RTM_NEWADDR: u16 = 20;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_LABEL: u16 = 3;
-const IFA_BROADCAST: u16 = 4;
-const IFA_CACHEINFO: u16 = 6;
-const IFA_FLAGS: u16 = 8;
-const IFA_PROTO: u16 = 11;
-/// ifa_cacheinfo's lifetime of a permanent address.
-const INFINITY_LIFE_TIME: u32 = u32::MAX;
 
 fuzz_target!(|data: &[u8]| {
     let mut addresses = Vec::new();

@@ -16,11 +16,10 @@
 use std::net::IpAddr;
 
 use cnetstat::model::{Socket, Transport};
+use cnetstat::netlink::sock_diag::INET_DIAG_CGROUP_ID;
 use cnetstat::netlink::sock_diag::{parse_message, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK};
 use cnetstat_fuzz::netlink::{done, message, walk, Attrs};
 use libfuzzer_sys::fuzz_target;
-
-const INET_DIAG_CGROUP_ID: u16 = 21;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, data)) = data.split_first() else {
@@ -42,14 +41,21 @@ fuzz_target!(|data: &[u8]| {
     let mut datagram: Vec<u8> = sockets.iter().flat_map(|s| encode(s, reply)).collect();
     datagram.extend_from_slice(&done());
     let mut again = Vec::new();
-    let progress = walk(&datagram, |m| parse_message(m, reply, transport, &mut again)).unwrap();
+    let progress = walk(&datagram, |m| {
+        parse_message(m, reply, transport, &mut again)
+    })
+    .unwrap();
     assert!(progress.done);
     assert_eq!(again, sockets);
 });
 
 /// One reply message as the kernel's inet_sk_diag_fill writes it.
 fn encode(s: &Socket, reply: u16) -> Vec<u8> {
-    let family = if s.proto.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
+    let family = if s.proto.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
     let mut msg = vec![family as u8, s.state as u8, s.timer as u8, s.retransmits];
     msg.extend_from_slice(&s.local_port.to_be_bytes());
     msg.extend_from_slice(&s.remote_port.to_be_bytes());

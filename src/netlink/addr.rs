@@ -25,7 +25,7 @@ use super::socket::{exchange, NetlinkError};
 use super::wire::{self, Malformed};
 
 pub const NETLINK_ROUTE: libc::c_int = 0;
-const RTM_NEWADDR: u16 = 20;
+pub const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 
 const IFADDRMSG_LEN: usize = 8;
@@ -35,18 +35,18 @@ const IFA_FLAGS_BYTE: usize = 2;
 const IFA_SCOPE: usize = 3;
 const IFA_INDEX: Range<usize> = 4..8;
 
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_LABEL: u16 = 3;
-const IFA_BROADCAST: u16 = 4;
+pub const IFA_ADDRESS: u16 = 1;
+pub const IFA_LOCAL: u16 = 2;
+pub const IFA_LABEL: u16 = 3;
+pub const IFA_BROADCAST: u16 = 4;
 /// `struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp }`, u32s.
-const IFA_CACHEINFO: u16 = 6;
+pub const IFA_CACHEINFO: u16 = 6;
 const CACHEINFO_PREFERRED: Range<usize> = 0..4;
 const CACHEINFO_VALID: Range<usize> = 4..8;
-const IFA_FLAGS: u16 = 8;
-const IFA_PROTO: u16 = 11;
+pub const IFA_FLAGS: u16 = 8;
+pub const IFA_PROTO: u16 = 11;
 /// ifa_cacheinfo's lifetime of a permanent address.
-const INFINITY_LIFE_TIME: u32 = u32::MAX;
+pub const INFINITY_LIFE_TIME: u32 = u32::MAX;
 
 /// `RT_SCOPE_*` (linux/rtnetlink.h), for the tests to name the scopes.
 #[cfg(test)]

@@ -31,61 +31,61 @@ use super::socket::{exchange, NetlinkError};
 use super::wire::Malformed;
 
 pub const NETLINK_NETFILTER: libc::c_int = 12;
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_NEW: u16 = 0;
+pub const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+pub const IPCTNL_MSG_CT_NEW: u16 = 0;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 
 /// `struct nfgenmsg`: family, version (NFNETLINK_V0), res_id (be16).
 pub const NFGENMSG_LEN: usize = 4;
 const NFGEN_FAMILY: usize = 0;
 
-const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
-const CTA_STATUS: u16 = 3;
-const CTA_PROTOINFO: u16 = 4;
-const CTA_HELP: u16 = 5;
-const CTA_TIMEOUT: u16 = 7;
-const CTA_MARK: u16 = 8;
-const CTA_COUNTERS_ORIG: u16 = 9;
-const CTA_COUNTERS_REPLY: u16 = 10;
-const CTA_USE: u16 = 11;
-const CTA_ID: u16 = 12;
-const CTA_ZONE: u16 = 18;
-const CTA_TIMESTAMP: u16 = 20;
+pub const CTA_TUPLE_ORIG: u16 = 1;
+pub const CTA_TUPLE_REPLY: u16 = 2;
+pub const CTA_STATUS: u16 = 3;
+pub const CTA_PROTOINFO: u16 = 4;
+pub const CTA_HELP: u16 = 5;
+pub const CTA_TIMEOUT: u16 = 7;
+pub const CTA_MARK: u16 = 8;
+pub const CTA_COUNTERS_ORIG: u16 = 9;
+pub const CTA_COUNTERS_REPLY: u16 = 10;
+pub const CTA_USE: u16 = 11;
+pub const CTA_ID: u16 = 12;
+pub const CTA_ZONE: u16 = 18;
+pub const CTA_TIMESTAMP: u16 = 20;
 const CTA_STATUS_MASK: u16 = 26;
 
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_TUPLE_ZONE: u16 = 3;
+pub const CTA_TUPLE_IP: u16 = 1;
+pub const CTA_TUPLE_PROTO: u16 = 2;
+pub const CTA_TUPLE_ZONE: u16 = 3;
 
-const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
-const CTA_IP_V6_SRC: u16 = 3;
-const CTA_IP_V6_DST: u16 = 4;
+pub const CTA_IP_V4_SRC: u16 = 1;
+pub const CTA_IP_V4_DST: u16 = 2;
+pub const CTA_IP_V6_SRC: u16 = 3;
+pub const CTA_IP_V6_DST: u16 = 4;
 
-const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
-const CTA_PROTO_ICMP_ID: u16 = 4;
-const CTA_PROTO_ICMP_TYPE: u16 = 5;
-const CTA_PROTO_ICMP_CODE: u16 = 6;
-const CTA_PROTO_ICMPV6_ID: u16 = 7;
-const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
-const CTA_PROTO_ICMPV6_CODE: u16 = 9;
+pub const CTA_PROTO_NUM: u16 = 1;
+pub const CTA_PROTO_SRC_PORT: u16 = 2;
+pub const CTA_PROTO_DST_PORT: u16 = 3;
+pub const CTA_PROTO_ICMP_ID: u16 = 4;
+pub const CTA_PROTO_ICMP_TYPE: u16 = 5;
+pub const CTA_PROTO_ICMP_CODE: u16 = 6;
+pub const CTA_PROTO_ICMPV6_ID: u16 = 7;
+pub const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
+pub const CTA_PROTO_ICMPV6_CODE: u16 = 9;
 
-const CTA_PROTOINFO_TCP: u16 = 1;
-const CTA_PROTOINFO_TCP_STATE: u16 = 1;
-const CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: u16 = 2;
-const CTA_PROTOINFO_TCP_WSCALE_REPLY: u16 = 3;
+pub const CTA_PROTOINFO_TCP: u16 = 1;
+pub const CTA_PROTOINFO_TCP_STATE: u16 = 1;
+pub const CTA_PROTOINFO_TCP_WSCALE_ORIGINAL: u16 = 2;
+pub const CTA_PROTOINFO_TCP_WSCALE_REPLY: u16 = 3;
 /// `struct nf_ct_tcp_flags { u8 flags; u8 mask; }`
-const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = 4;
-const CTA_PROTOINFO_TCP_FLAGS_REPLY: u16 = 5;
+pub const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = 4;
+pub const CTA_PROTOINFO_TCP_FLAGS_REPLY: u16 = 5;
 
-const CTA_COUNTERS_PACKETS: u16 = 1;
-const CTA_COUNTERS_BYTES: u16 = 2;
-const CTA_TIMESTAMP_START: u16 = 1;
-const CTA_TIMESTAMP_STOP: u16 = 2;
-const CTA_HELP_NAME: u16 = 1;
+pub const CTA_COUNTERS_PACKETS: u16 = 1;
+pub const CTA_COUNTERS_BYTES: u16 = 2;
+pub const CTA_TIMESTAMP_START: u16 = 1;
+pub const CTA_TIMESTAMP_STOP: u16 = 2;
+pub const CTA_HELP_NAME: u16 = 1;
 
 /// `enum ip_conntrack_status` (linux/netfilter/nf_conntrack_common.h): the
 /// bit cnetstat reads, and those the tests compare with conntrack's listing.

@@ -177,7 +177,7 @@ mod msg {
 
 /// `enum inet_diag_attr`: the cgroup v2 id of a full socket's creator, a
 /// u64 the kernel adds to every full socket's reply (Linux 5.9+).
-const INET_DIAG_CGROUP_ID: u16 = 21;
+pub const INET_DIAG_CGROUP_ID: u16 = 21;
 
 /// The socket an `inet_diag_msg` of a `transport` dump describes; None for
 /// an unknown state.
