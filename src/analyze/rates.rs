@@ -955,6 +955,15 @@ mod tests {
         )
     }
 
+    /// `run` on every socket, grouped as the summary's default.
+    fn run_everything<'a>(
+        before: &'a Snapshot,
+        now: &'a Snapshot,
+        attributed: &'a [Attributed<'a>; 2],
+    ) -> Tick<'a> {
+        run(before, now, attributed, &everything(), Grouping::ServiceEnd)
+    }
+
     /// (pod, container, end, new/s, closed/s, failed/s, established, time_wait)
     type Summary = (
         Option<String>,
@@ -1025,13 +1034,7 @@ mod tests {
             Some((counters(2_500, 20, 0), vec![])),
         );
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         let (a, b) = (Some("cart-0".to_string()), Some("cart-1".to_string()));
         let client = Some("client".to_string());
         // Pod A: 78 counted, 40 seen: 38 missed, shared as the 38 short
@@ -1124,13 +1127,7 @@ mod tests {
         let before = node(1_000, (accepted(1_000, 0), listeners), None);
         let now = node(2_000, (accepted(2_000, 91), now_a), None);
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         let rows: Vec<(Option<End>, Option<f64>)> = tick
             .rows
             .iter()
@@ -1157,13 +1154,7 @@ mod tests {
         let before = node(1_000, (accepted(1_000, 0), vec![listener]), None);
         let now = node(3_000, (accepted(3_000, 40), vec![listener]), None);
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         assert_eq!(
             summary(&tick),
             vec![(
@@ -1182,13 +1173,7 @@ mod tests {
         let before = node(1_000, (accepted(1_000, 0), vec![listener, other]), None);
         let now = node(3_000, (accepted(3_000, 40), vec![listener, other]), None);
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         assert_eq!(tick.rows[0].end, Field::One(End::Unseen));
         assert_eq!(tick.rows[0].direction, Field::One(Direction::In));
     }
@@ -1206,13 +1191,7 @@ mod tests {
             None,
         );
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         let client = Some("client".to_string());
         assert_eq!(
             summary(&tick),
@@ -1236,13 +1215,7 @@ mod tests {
             Some((counters(3_000, 50, 0), vec![])),
         );
         let attributed = [attribute(&before), attribute(&now)];
-        let tick = run(
-            &before,
-            &now,
-            &attributed,
-            &everything(),
-            Grouping::ServiceEnd,
-        );
+        let tick = run_everything(&before, &now, &attributed);
         assert!(tick.rows.is_empty());
         assert_eq!(tick.node.without_rates, 1);
     }
