@@ -96,6 +96,12 @@ fn watch_loop(
     loop {
         let started = Instant::now();
         let Some(snapshot) = source.next(previous.as_ref())? else {
+            if ticks == 0 {
+                diag::warn(
+                    "the recording holds fewer than two snapshots, so no rates: \
+                     replay it without --watch to see its sockets",
+                );
+            }
             return Ok(());
         };
         if signals.stop_asked() {
@@ -115,7 +121,11 @@ fn watch_loop(
         if !live {
             continue;
         }
-        let due = started + Duration::from_millis(watch.every_ms);
+        let due = next_tick(
+            started,
+            Instant::now(),
+            Duration::from_millis(watch.every_ms),
+        );
         loop {
             let keys = match output {
                 Output::Screen(screen) => screen.keys(),
@@ -127,6 +137,18 @@ fn watch_loop(
                 Wake::Resize => state.redraw(output, out).map_err(AppError::Output)?,
             }
         }
+    }
+}
+
+/// When the tick after one that started at `started` is due: an interval
+/// later, or, when this one took longer than that (the first read, which
+/// waits for a hung runtime's deadline), a whole interval from now, so the
+/// next rates never divide a handful of events by a few milliseconds.
+fn next_tick(started: Instant, now: Instant, every: Duration) -> Instant {
+    if now.duration_since(started) >= every {
+        now + every
+    } else {
+        started + every
     }
 }
 
@@ -294,8 +316,9 @@ impl Watching<'_> {
     }
 }
 
-/// Warnings new this tick: on stderr at once, except over the
-/// full-screen view, which shows the first and prints them on leaving.
+/// Warnings new this tick, notes on filters first: on stderr at once,
+/// except over the full-screen view, which shows the first and prints them
+/// on leaving.
 fn warn(
     said: &mut Said,
     view: &View,
@@ -308,9 +331,11 @@ fn warn(
         .filter
         .owner
         .unknown_names(snapshot, &attributed.owners);
-    for line in warnings::describe(snapshot, attributed)
+    // A filter naming nothing first: over the full-screen view only the
+    // first line shows, and an empty table needs that one explained.
+    for line in unknown
         .into_iter()
-        .chain(unknown)
+        .chain(warnings::describe(snapshot, attributed))
     {
         // Once each: a line whose numbers change from tick to tick (so
         // many sockets without a process) is the same warning.
@@ -346,4 +371,56 @@ fn soonest_full<'a>(
     });
     rows.truncate(top);
     rows.into_iter().chain(counters).unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::filter::{Filter, OwnerFilter};
+    use crate::model::{testing, Protocols, StateSet, Warning};
+
+    /// Found by a user: over the full-screen view, which shows one warning
+    /// line, `--pod` with a typo showed an empty table under another
+    /// warning, its note only on leaving.
+    #[test]
+    fn a_filter_naming_nothing_is_the_first_warning() {
+        let mut snapshot = testing::snapshot();
+        snapshot.warnings.push(Warning::NetlinkFallback {
+            error: "sock_diag: Operation not permitted".into(),
+        });
+        let view = View {
+            filter: Filter {
+                protocols: Protocols::TCP,
+                states: StateSet::ALL,
+                owner: OwnerFilter {
+                    pod: Some("cart-9".into()),
+                    ..OwnerFilter::default()
+                },
+                remote: None,
+                local: None,
+                port: None,
+            },
+            format: Format::Json,
+            show: Show::Sockets { timers: false },
+            top: None,
+        };
+        let attributed = attribute::attribute(&snapshot);
+        let mut said = Said::default();
+        warn(&mut said, &view, &snapshot, &attributed, &Output::Nothing);
+        assert_eq!(said.lines.len(), 2, "{:?}", said.lines);
+        assert!(said.lines[0].contains("cart-9"), "{:?}", said.lines);
+        assert!(said.lines[1].contains("netlink"), "{:?}", said.lines);
+    }
+
+    #[test]
+    fn a_tick_that_overran_its_interval_is_followed_by_a_whole_one() {
+        let every = Duration::from_secs(2);
+        let started = Instant::now();
+        let quick = started + Duration::from_millis(300);
+        assert_eq!(next_tick(started, quick, every), started + every);
+        // The first read waited 5 s for a hung Docker: the next one comes
+        // 2 s later, not at once (found by a user: rates over 19 ms).
+        let slow = started + Duration::from_secs(5);
+        assert_eq!(next_tick(started, slow, every), slow + every);
+    }
 }

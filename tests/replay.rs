@@ -432,3 +432,24 @@ fn port_budgets_follow_owner_filters_and_top() {
         (&serde_json::json!(11), &serde_json::json!(12))
     );
 }
+
+/// A one-shot recording holds one snapshot: `--watch` has no rates to show
+/// and says so, rather than printing nothing (found by a user).
+#[test]
+fn a_watch_over_a_single_snapshot_says_it_has_no_rates() {
+    let file = recording();
+    let output = cnetstat(&[
+        "--replay",
+        file.to_str().unwrap(),
+        "--watch",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("fewer than two snapshots, so no rates"),
+        "{stderr}"
+    );
+}

@@ -88,6 +88,8 @@ pub fn budget_rates(
                 .zip(b.available)
                 .map(|(hold, available)| available as f64 * 1000.0 / hold as f64);
             let full_in_s = match (new_per_s, max_rate_per_s, hold_ms, b.available, b.in_use) {
+                // Full now, whatever the rate: connect() is failing already.
+                (_, _, _, Some(available), Some(in_use)) if in_use >= available => Some(0.0),
                 (Some(rate), Some(max), Some(hold), Some(available), Some(in_use))
                     if rate > max =>
                 {
@@ -226,10 +228,22 @@ mod tests {
         );
         assert_eq!(rates[0].max_rate_per_s, Some(10.0));
         assert!((rates[0].full_in_s.unwrap() - 300.0 / 45.0).abs() < 1e-9);
-        // Already full: 0.
+        // Already full: 0, also at a rate it could sustain, or none known
+        // yet (found by a user: a full budget said `never`).
+        for rate in [50.0, 5.0, 0.0] {
+            let rates = budget_rates(
+                &[budget(Scope::Netns, 600, 600)],
+                &tick_at(rate),
+                &snapshot,
+                &snapshot,
+            );
+            assert_eq!(rates[0].full_in_s, Some(0.0), "at {rate}/s");
+        }
+        let mut unknown = tick_at(50.0);
+        unknown.intervals.clear();
         let rates = budget_rates(
             &[budget(Scope::Netns, 600, 600)],
-            &tick_at(50.0),
+            &unknown,
             &snapshot,
             &snapshot,
         );
