@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::remote::{self, Remote};
 use crate::model::{
-    CgroupRef, NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning,
+    NetnsSnapshot, CgroupRef, NetnsId, PodInfo, Process, Runtime, Snapshot, Socket, StateSet, Warning,
 };
 
 /// How a socket's owner was found: the one list every view shares.
@@ -118,7 +118,7 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
                     owners.push(process_owner_of(snapshot, pid));
                     (owners.len() - 1) as u32
                 }),
-                None if kernel.holds(ns.id, socket) => {
+                None if kernel.holds(ns, socket) => {
                     *kernel_owner.entry(ns.id).or_insert_with(|| {
                         owners.push(kernel_owner_of(snapshot, ns.id));
                         (owners.len() - 1) as u32
@@ -158,8 +158,10 @@ pub fn attribute(snapshot: &Snapshot) -> Attributed<'_> {
 /// with an inode and no holder is the kernel's only where its holder was
 /// looked for (its state was one the fd scan wanted, and the scan listed
 /// the processes after the tables were read) and no process of its
-/// namespace went unread. Where no process at all went unread this is
-/// exact; else it leaves one case: a process elsewhere, unread, holding a
+/// namespace went unread, and a second read of its table after the fd
+/// scan still found it (else it was closed meanwhile:
+/// `NetnsSnapshot::closed_while_read`). Where no process at all went
+/// unread this is exact; else it leaves one case: a process elsewhere, unread, holding a
 /// socket made in this namespace (setns() after socket(), a descriptor
 /// passed over a Unix socket). Sockets in flight in a Unix socket's queue,
 /// and those of a thread with a file table of its own, look the kernel's
@@ -190,14 +192,15 @@ impl KernelHeld {
         }
     }
 
-    /// For a socket no process was found to hold.
-    fn holds(&self, netns: NetnsId, socket: &Socket) -> bool {
+    /// For a socket of `ns` no process was found to hold.
+    fn holds(&self, ns: &NetnsSnapshot, socket: &Socket) -> bool {
         socket.inode != 0
             && self.looked_for.contains(socket.state)
+            && !ns.closed_while_read.contains(&socket.inode)
             && self
                 .unread_in
                 .as_ref()
-                .is_some_and(|unread| !unread.contains(&netns))
+                .is_some_and(|unread| !unread.contains(&ns.id))
     }
 }
 
@@ -617,6 +620,35 @@ mod tests {
         snapshot.owners_for = StateSet(TcpState::TimeWait.bit());
         assert_eq!(unheld(snapshot), (Netns, Nobody));
     }
+
+    /// Found by a user: a busy pod's connection closed between the table's
+    /// read and the fd scan showed as the kernel's. A second read that no
+    /// longer finds it marks it closed; it is then the namespace's, as any
+    /// socket no process holds.
+    #[test]
+    fn a_socket_closed_while_the_node_was_read_is_not_the_kernels() {
+        use Attribution::{Kernel, Netns, None as Nobody};
+        let closed = |inodes: &[u64]| {
+            let mut snapshot = node();
+            snapshot.namespaces = namespaces();
+            snapshot.namespaces[2]
+                .sockets
+                .push(socket(TcpState::Listen, 3034, 34));
+            for ns in &mut snapshot.namespaces {
+                ns.closed_while_read = inodes.to_vec();
+            }
+            let attributed = attribute(&snapshot);
+            let of = |port: u16| {
+                let row = attributed.rows.iter().find(|r| r.socket.local_port == port).unwrap();
+                attributed.owner(row).attribution
+            };
+            (of(1013), of(3034))
+        };
+        assert_eq!(closed(&[]), (Kernel, Kernel));
+        assert_eq!(closed(&[12]), (Netns, Kernel));
+        assert_eq!(closed(&[12, 34]), (Netns, Nobody));
+    }
+
 
     #[test]
     fn a_namespace_no_process_holds_is_owned_through_its_sandbox_spec() {

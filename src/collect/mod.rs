@@ -115,6 +115,52 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
 /// tick's snapshot of a watch, reading only what changed since
 /// (carry.rs): tables whose counters did not move, and owners already
 /// known, are taken from it.
+/// A socket with an inode that no process was found holding passes for the
+/// kernel's (attribute.rs), unless it was closed between the table's read
+/// and the fd scan, as a busy pod's short connections and DNS queries
+/// often are. The namespaces holding such sockets are read once more, in
+/// every state; those sockets no longer there are marked closed. A
+/// namespace that cannot be read again keeps its sockets unmarked.
+fn mark_closed_while_read(
+    proc: &ProcFs,
+    read: &[namespaces::Namespace],
+    namespaces: &mut [NetnsSnapshot],
+    unheld: &HashSet<u64>,
+    how: read_netns::How,
+    threads: usize,
+) {
+    let holds_unheld = |ns: &NetnsSnapshot| ns.sockets.iter().any(|s| unheld.contains(&s.inode));
+    let again: Vec<namespaces::Namespace> = read
+        .iter()
+        .filter(|candidate| {
+            namespaces
+                .iter()
+                .any(|ns| ns.id == NetnsId::Inode(candidate.inode) && holds_unheld(ns))
+        })
+        .cloned()
+        .collect();
+    if again.is_empty() {
+        return;
+    }
+    let how = read_netns::How {
+        states: StateSet::ALL,
+        network: network::Parts::None,
+        ..how
+    };
+    let reread = read_netns::read_tables(proc, &again, how, threads);
+    for now in &reread.namespaces {
+        let Some(ns) = namespaces.iter_mut().find(|ns| ns.id == now.id) else {
+            continue;
+        };
+        let open: HashSet<u64> = now.sockets.iter().map(|s| s.inode).collect();
+        ns.closed_while_read = ns
+            .sockets
+            .iter()
+            .map(|s| s.inode)
+            .filter(|inode| unheld.contains(inode) && !open.contains(inode))
+            .collect();
+    }
+}
 fn collect(
     plan: &Plan,
     naming: &mut Option<Naming>,
@@ -271,6 +317,14 @@ fn collect(
             threads,
             &mut unreadable,
         ));
+    }
+    if plan.live {
+        let unheld: HashSet<u64> = wanted
+            .iter()
+            .filter(|inode| !socket_owners.contains_key(inode))
+            .copied()
+            .collect();
+        mark_closed_while_read(&proc, &to_read, &mut namespaces, &unheld, how, threads);
     }
     unreadable.mark(&mut processes);
     warnings.extend(unreadable.warning(pids.len()));

@@ -158,6 +158,11 @@ pub struct NetnsSnapshot {
     /// Its TCP counters, read for `--watch`.
     #[serde(default)]
     pub counters: Option<TcpCounters>,
+    /// Inodes of listed sockets no process was found holding that a second
+    /// read of the table, after the fd scan, no longer found: closed while
+    /// the node was read, not the kernel's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_while_read: Vec<u64>,
 }
 
 impl NetnsSnapshot {
@@ -172,6 +177,7 @@ impl NetnsSnapshot {
             nat_rules: None,
             dnat_flows: None,
             counters: None,
+            closed_while_read: Vec::new(),
         }
     }
 }
