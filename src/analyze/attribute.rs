@@ -31,6 +31,16 @@ pub enum Attribution {
 }
 
 impl Attribution {
+    /// Whether the owner was found for the socket itself (the process
+    /// holding it, its cgroup, the process that held it), so a container
+    /// it names made that socket; not only its namespace's owner.
+    pub fn found_for_the_socket(self) -> bool {
+        matches!(
+            self,
+            Attribution::Process | Attribution::Cgroup | Attribution::History
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Attribution::Process => "process",

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::attribute::{namespace_owner, Attributed, Attribution, Owner, Row};
+use super::attribute::{namespace_owner, Attributed, Owner, Row};
 use super::direction::{Direction, Listening};
 use super::filter::{in_prefix, unmapped, Filter};
 use super::remote::{RemoteKind, RemoteName, RemoteNames};
@@ -366,7 +366,8 @@ fn reusable(sysctls: Option<&PortSysctls>, src: IpAddr, dst: IpAddr) -> bool {
 }
 
 /// The namespace and pod all owners share, and the container when every
-/// owner that is a process has the same one.
+/// owner found for its socket (a process, and under `--watch` a cgroup or
+/// the history) has the same one.
 fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
     let first = owners.first().copied();
     let same = |field: fn(&Owner<'a>) -> Option<&'a str>| {
@@ -375,7 +376,7 @@ fn shared_owner<'a>(owners: &[&Owner<'a>]) -> Owner<'a> {
     };
     let mut containers = owners
         .iter()
-        .filter(|o| o.attribution == Attribution::Process)
+        .filter(|o| o.attribution.found_for_the_socket())
         .map(|o| o.container);
     let container = match containers.next() {
         Some(first) if containers.all(|c| c == first) => first,
@@ -648,6 +649,7 @@ fn transport(proto: u8) -> Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::attribute::Attribution;
     use crate::analyze::filter::OwnerFilter;
     use crate::model::{
         testing, ContainerInfo, InterfaceAddress, PodInfo, Protocols, Socket, StateSet, Timer,
@@ -881,6 +883,27 @@ mod tests {
         attributed.rows[timewait].owner = attributed.owners.len() as u32 - 1;
         let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
         assert_eq!(rows[0].container, Some("app"));
+        // `--watch` names sockets by cgroup and TIME_WAITs by history: they
+        // name the container as a process does (found by a user: `--watch
+        // --ports` showed `-` where `--ports` named the container).
+        let pod_level = attributed.rows[timewait].owner;
+        for how in [Attribution::Cgroup, Attribution::History] {
+            attributed.rows[timewait].owner = pod_level;
+            for owner in &mut attributed.owners {
+                if owner.attribution.found_for_the_socket() {
+                    owner.attribution = how;
+                }
+            }
+            let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+            assert_eq!(rows[0].container, Some("app"), "{how:?}");
+            attributed.owners.push(Owner {
+                attribution: how,
+                ..pod_owner("narrow", "sidecar")
+            });
+            attributed.rows[timewait].owner = attributed.owners.len() as u32 - 1;
+            let rows = budgets(&snapshot, &attributed, &everything(), None, usize::MAX);
+            assert_eq!(rows[0].container, None, "{how:?}");
+        }
     }
 
     fn flow(src: &str, dst: &str, nat: &str, nat_port: u16, backend: &str, state: u8) -> SnatFlow {
