@@ -118,9 +118,11 @@ pub fn snapshot(plan: &Plan) -> Result<Snapshot, CollectError> {
 /// A socket with an inode that no process was found holding passes for the
 /// kernel's (attribute.rs), unless it was closed between the table's read
 /// and the fd scan, as a busy pod's short connections and DNS queries
-/// often are. The namespaces holding such sockets are read once more, in
-/// every state; those sockets no longer there are marked closed. A
-/// namespace that cannot be read again keeps its sockets unmarked.
+/// often are. The namespaces holding such sockets (`unheld`: only where no
+/// process went unread, the only place a socket can be the kernel's) are
+/// read once more, in every state; those sockets no longer there are
+/// marked closed. A namespace that cannot be read again keeps its sockets
+/// unmarked. Where no socket lacks a holder, nothing is read again.
 fn mark_closed_while_read(
     proc: &ProcFs,
     read: &[namespaces::Namespace],
@@ -318,16 +320,24 @@ fn collect(
             &mut unreadable,
         ));
     }
+    unreadable.mark(&mut processes);
+    warnings.extend(unreadable.warning(pids.len()));
     if plan.live {
-        let unheld: HashSet<u64> = wanted
+        // Only where no process went unread can a socket be the kernel's.
+        let unread_in: HashSet<NetnsId> = processes
             .iter()
-            .filter(|inode| !socket_owners.contains_key(inode))
-            .copied()
+            .filter(|p| p.fds_unread)
+            .map(|p| p.netns)
+            .collect();
+        let unheld: HashSet<u64> = namespaces
+            .iter()
+            .filter(|ns| !unread_in.contains(&ns.id))
+            .flat_map(|ns| &ns.sockets)
+            .map(|s| s.inode)
+            .filter(|inode| wanted.contains(inode) && !socket_owners.contains_key(inode))
             .collect();
         mark_closed_while_read(&proc, &to_read, &mut namespaces, &unheld, how, threads);
     }
-    unreadable.mark(&mut processes);
-    warnings.extend(unreadable.warning(pids.len()));
     let sandbox_netns = names::sandboxes::sandbox_namespaces(&names.catalog, &root, &mounts);
     let cluster = if plan.kube.is_empty() {
         None
