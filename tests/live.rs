@@ -389,22 +389,18 @@ time.sleep(120)
     }
 }
 
-#[test]
-fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
-    if !can_run("when_netlink_fails_the_text_tables_answer_and_one_warning_says_why") {
-        return;
-    }
-    if Command::new("strace").arg("-V").output().is_err() {
+fn has_strace() -> bool {
+    let found = Command::new("strace").arg("-V").output().is_ok();
+    if !found {
         eprintln!("SKIP: needs strace to make socket(2) fail");
-        return;
     }
-    let held = Netns::new();
-    let (child, _) = held.python(HOLD_SOCKETS);
-    let _child = Killed(child);
-    let (expected, _) = cnetstat(&["-a", "--format", "json", "--backend", "proc"]);
-    // Every socket(2) fails, as on a kernel without tcp_diag or under a
-    // seccomp filter on netlink (the Docker socket fails with it).
-    let (rows, stderr) = wrapped(
+    found
+}
+
+/// cnetstat with every socket(2) failing, as on a kernel without tcp_diag
+/// or under a seccomp filter on netlink (the Docker socket fails with it).
+fn without_sockets(args: &[&str]) -> (Vec<Value>, String) {
+    wrapped(
         &[
             "strace",
             "-f",
@@ -414,8 +410,23 @@ fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
             "-e",
             "inject=socket:error=EAFNOSUPPORT",
         ],
-        &["-a", "--format", "json", "--backend", "netlink"],
-    );
+        args,
+    )
+}
+
+#[test]
+fn when_netlink_fails_the_text_tables_answer_and_one_warning_says_why() {
+    if !can_run("when_netlink_fails_the_text_tables_answer_and_one_warning_says_why") {
+        return;
+    }
+    if !has_strace() {
+        return;
+    }
+    let held = Netns::new();
+    let (child, _) = held.python(HOLD_SOCKETS);
+    let _child = Killed(child);
+    let (expected, _) = cnetstat(&["-a", "--format", "json", "--backend", "proc"]);
+    let (rows, stderr) = without_sockets(&["-a", "--format", "json", "--backend", "netlink"]);
     assert_eq!(
         stderr.matches("sock_diag netlink failed").count(),
         1,
@@ -678,8 +689,7 @@ fn where_udp_dumps_fail_too_the_text_tables_answer_and_one_line_says_so() {
     if !can_run("where_udp_dumps_fail_too_the_text_tables_answer_and_one_line_says_so") {
         return;
     }
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIP: needs strace to make socket(2) fail");
+    if !has_strace() {
         return;
     }
     let held = Netns::new();
@@ -688,18 +698,8 @@ fn where_udp_dumps_fail_too_the_text_tables_answer_and_one_line_says_so() {
     let (udp_child, _) = held.python(HOLD_UDP);
     let _udp_child = Killed(udp_child);
     let (expected, _) = cnetstat(&["-t", "-u", "-a", "--format", "json", "--backend", "proc"]);
-    let (rows, stderr) = wrapped(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=socket:error=EAFNOSUPPORT",
-        ],
-        &["-t", "-u", "-a", "--format", "json", "--backend", "netlink"],
-    );
+    let (rows, stderr) =
+        without_sockets(&["-t", "-u", "-a", "--format", "json", "--backend", "netlink"]);
     // The TCP dump and both UDP families' failed: one line.
     assert_eq!(
         stderr.matches("sock_diag netlink failed").count(),

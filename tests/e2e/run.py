@@ -494,34 +494,21 @@ class E2E:
         self.check("DOCKER_HOST=unix:///nonexistent: a warning naming the socket, exit 0", problems)
 
 
-def port_budgets(binary, report):
-    """The --ports scenario (ports.py): its own node, pods and NAT, next to this run's
-    fixtures, on this run's images."""
-    reasons = ports.missing_tools()
-    if "--ports" not in run_cnetstat([binary, "--help"]).stdout:
-        reasons.append(f"{binary} --help does not list --ports")
+def node_scenario(module, flag, binary, report):
+    """A scenario on a port-budget node of its own (ports.py, names.py), next to this
+    run's fixtures, on this run's images; said SKIP (FAIL in CI) when its tools or the
+    binary's FLAG are missing."""
+    name = module.__name__
+    reasons = module.missing_tools()
+    if flag not in run_cnetstat([binary, "--help"]).stdout:
+        reasons.append(f"{binary} --help does not list {flag}")
     if reasons:
         if ci_mode():
-            report.check("ports: prerequisites, and CI never skips", reasons)
+            report.check(f"{name}: prerequisites, and CI never skips", reasons)
         else:
-            print("SKIP ports scenario: " + "; ".join(reasons), flush=True)
+            print(f"SKIP {name} scenario: " + "; ".join(reasons), flush=True)
         return
-    ports.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
-
-
-def remote_names(binary, report):
-    """The remote-names scenario (names.py): its own port-budget node, pods, Services
-    and stand-in Kubernetes API, on this run's images."""
-    reasons = names.missing_tools()
-    if "--kube" not in run_cnetstat([binary, "--help"]).stdout:
-        reasons.append(f"{binary} --help does not list --kube")
-    if reasons:
-        if ci_mode():
-            report.check("names: prerequisites, and CI never skips", reasons)
-        else:
-            print("SKIP names scenario: " + "; ".join(reasons), flush=True)
-        return
-    names.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
+    module.scenario(binary, report, portnode.Images(IMAGE, CTR_IMAGE, PODMAN_IMAGE))
 
 
 def first_difference(a, b):
@@ -636,8 +623,8 @@ def main(argv):
             ) + (() if self_test else (e2e.record_replay, e2e.debug_container, e2e.restricted_debug_container)):
                 scenario()
             if not self_test:
-                port_budgets(binary, report)
-                remote_names(binary, report)
+                node_scenario(ports, "--ports", binary, report)
+                node_scenario(names, "--kube", binary, report)
                 udp.scenario(binary, report, fx, workloads, cleanup)
                 watch.WatchE2E(binary, report, fx).run_all()
     except KeyboardInterrupt as e:
